@@ -1,0 +1,77 @@
+"""Gamenight: the Flask application factory."""
+
+import logging
+import os
+from pathlib import Path
+
+from flask import Flask
+
+from config import CONFIGS
+
+log = logging.getLogger(__name__)
+
+
+def create_app(config_overrides: dict | None = None) -> Flask:
+    """Build the application; ``GAMENIGHT_CONFIG`` picks development, testing or production."""
+    app = Flask(__name__, instance_relative_config=True)
+    config_class = CONFIGS[os.environ.get("GAMENIGHT_CONFIG", "development")]
+    if hasattr(config_class, "validate"):
+        config_class.validate()
+    app.config.from_object(config_class)
+    app.config.update(config_overrides or {})
+    configure_databases(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    return app
+
+
+def configure_databases(app: Flask) -> None:
+    """Create the SQLite folder when needed and bind the public engine to its own URL."""
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    if uri.startswith("sqlite:///"):
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    public_uri = app.config.get("PUBLIC_DATABASE_URL")
+    if not public_uri:
+        log.warning("PUBLIC_DATABASE_URL is not set: the public image endpoint uses DATABASE_URL")
+    app.config["SQLALCHEMY_BINDS"] = {"public": public_uri or uri}
+
+
+def register_extensions(app: Flask) -> None:
+    """Bind the extension instances of app.extensions to this app."""
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    from app import guild_context  # noqa: F401  (registers the RLS transaction hook)
+    from app.extensions import api, csrf, db, limiter, migrate
+    from app.models import game_image, game_session, guild, user  # noqa: F401
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(__file__).parent.parent / "migrations"))
+    limiter.init_app(app)
+    csrf.init_app(app)
+    api.init_app(app)
+    hops = app.config["TRUSTED_PROXY_HOPS"]
+    if hops > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops)
+
+
+def register_blueprints(app: Flask) -> None:
+    """Mount the health check; the API blueprints register with flask-smorest."""
+    from app import health
+
+    app.register_blueprint(health.bp)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    """One JSON error shape for every /api/ error."""
+    from app import errors
+
+    errors.register(app)
+
+
+def register_commands(app: Flask) -> None:
+    """The flask CLI groups of app/commands.py."""
+    from app import commands
+
+    commands.register(app)

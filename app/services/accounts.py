@@ -1,0 +1,83 @@
+"""Users, guilds, memberships and API tokens (only SHA-256 hashes are stored)."""
+
+import hashlib
+import secrets
+
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models.base import utcnow
+from app.models.guild import Guild, GuildMember
+from app.models.user import ApiToken, User
+
+TOKEN_PREFIX = "gn_"
+
+
+def hash_token(token: str) -> str:
+    """The SHA-256 hex digest under which a token is stored and looked up."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def ensure_user(discord_user_id: str) -> User:
+    """The user with this Discord id, created when new."""
+    user = db.session.scalar(select(User).filter_by(discord_user_id=discord_user_id))
+    if user is None:
+        user = User(discord_user_id=discord_user_id, display_name=discord_user_id)
+        db.session.add(user)
+        db.session.flush()
+    return user
+
+
+def ensure_guild(discord_guild_id: str) -> Guild:
+    """The guild with this Discord id, created when new."""
+    guild = db.session.scalar(select(Guild).filter_by(discord_guild_id=discord_guild_id))
+    if guild is None:
+        guild = Guild(discord_guild_id=discord_guild_id, name=discord_guild_id)
+        db.session.add(guild)
+        db.session.flush()
+    return guild
+
+
+def ensure_membership(guild: Guild, user: User) -> None:
+    """Make the user a member of the guild (idempotent)."""
+    exists = db.session.scalar(
+        select(GuildMember.id).filter_by(guild_id=guild.id, user_id=user.id)
+    )
+    if exists is None:
+        db.session.add(GuildMember(guild_id=guild.id, user_id=user.id))
+        db.session.flush()
+
+
+def create_token(discord_user_id: str, discord_guild_ids: list[str], name: str) -> str:
+    """Create user, guilds and memberships as needed; return a new token (shown once)."""
+    user = ensure_user(discord_user_id)
+    for discord_guild_id in discord_guild_ids:
+        ensure_membership(ensure_guild(discord_guild_id), user)
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    db.session.add(ApiToken(user_id=user.id, token_hash=hash_token(token), name=name))
+    db.session.flush()
+    return token
+
+
+def authenticate_token(token: str) -> User | None:
+    """The user behind a live token, stamping its last use; None for unknown or revoked."""
+    api_token = db.session.scalar(
+        select(ApiToken).filter_by(token_hash=hash_token(token), revoked_at=None)
+    )
+    if api_token is None:
+        return None
+    api_token.last_used_at = utcnow()
+    return db.session.get(User, api_token.user_id)
+
+
+def guild_ids_of(user: User) -> list:
+    """Internal ids of the guilds the user belongs to."""
+    return list(db.session.scalars(select(GuildMember.guild_id).filter_by(user_id=user.id)))
+
+
+def set_guild_webhook(discord_guild_id: str, url: str) -> Guild:
+    """Set (or, with an empty URL, clear) the guild's Discord webhook."""
+    guild = ensure_guild(discord_guild_id)
+    guild.webhook_url = url or None
+    db.session.flush()
+    return guild

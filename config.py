@@ -1,0 +1,84 @@
+"""Environment-driven configuration classes for Gamenight."""
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+DEFAULT_SQLITE_URL = f"sqlite:///{BASE_DIR / 'instance' / 'gamenight.sqlite3'}"
+
+
+def _env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+class Config:
+    """Defaults shared by every environment; each value may be overridden from the environment."""
+
+    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-insecure-secret-key")
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL", DEFAULT_SQLITE_URL)
+    # The public image endpoint reads through this URL (the public role); None means DATABASE_URL.
+    PUBLIC_DATABASE_URL = os.environ.get("PUBLIC_DATABASE_URL") or None
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    BACKEND_URL = os.environ.get("BACKEND_URL", "http://localhost:8000").rstrip("/")
+
+    # Uploads: 5 MiB per image, two images plus form fields per request.
+    MAX_IMAGE_BYTES = 5 * 1024 * 1024
+    MAX_CONTENT_LENGTH = 11 * 1024 * 1024
+    MAX_FORM_MEMORY_SIZE = 64 * 1024
+    MAX_FORM_PARTS = 64
+
+    # Rate limits of the public image endpoint (Flask-Limiter).
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 0.2, "socket_timeout": 0.2}
+    RATELIMIT_HEADERS_ENABLED = True
+    RATELIMIT_SWALLOW_ERRORS = True
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    RATELIMIT_ENABLED = True
+    PUBLIC_IMAGE_RATE_LIMITS = os.environ.get("PUBLIC_IMAGE_RATE_LIMITS", "60/minute;100/5 minutes")
+    PUBLIC_IMAGE_RATE_LIMIT_EXEMPT = os.environ.get("PUBLIC_IMAGE_RATE_LIMIT_EXEMPT", "")
+    TRUSTED_PROXY_HOPS = _env_int("TRUSTED_PROXY_HOPS", 0)
+
+    # flask-smorest / OpenAPI
+    API_TITLE = "Gamenight"
+    API_VERSION = "v1"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/api/v1"
+    OPENAPI_JSON_PATH = "openapi.json"
+
+    TESTING = False
+    DEBUG = False
+
+
+class DevelopmentConfig(Config):
+    """Local development: the embedded SQLite default and the in-memory rate-limit storage."""
+
+    DEBUG = True
+
+
+class TestingConfig(Config):
+    """Used by the test suite; fixtures override the database URLs."""
+
+    TESTING = True
+    WTF_CSRF_ENABLED = False
+
+
+class ProductionConfig(Config):
+    """Production: refuses to start without an explicit secret and database."""
+
+    @classmethod
+    def validate(cls) -> None:
+        """Raise RuntimeError naming every required variable that is missing."""
+        missing = [name for name in ("SECRET_KEY", "DATABASE_URL") if not os.environ.get(name)]
+        if missing:
+            raise RuntimeError(
+                "Gamenight refuses to start in production without "
+                + " and ".join(missing)
+                + " set in the environment."
+            )
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
