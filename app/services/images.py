@@ -1,0 +1,75 @@
+"""Deduplicated image storage with exact reference counts, correct under any concurrency.
+
+Every function flushes through ``db.session`` and never commits. The counting happens in
+SQL, in single statements, so concurrent transactions never lose an update or race into a
+unique violation: the peer's ``SELECT ... FOR UPDATE`` then ``INSERT`` did both.
+"""
+
+import hashlib
+import uuid
+
+from sqlalchemy import delete, func, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from app.extensions import db
+from app.models.game_image import GameImage
+
+INSERTS = {"postgresql": postgresql_insert, "sqlite": sqlite_insert}
+
+
+def content_hash_of(image_data: bytes) -> str:
+    """The SHA-256 hex digest that identifies stored content."""
+    return hashlib.sha256(image_data).hexdigest()
+
+
+def store_image(image_data: bytes, mime_type: str) -> uuid.UUID:
+    """Store the bytes once, or count one more reference to the existing row; return its id."""
+    insert = INSERTS[db.session.get_bind().dialect.name]
+    statement = (
+        insert(GameImage)
+        .values(
+            id=uuid.uuid4(),
+            content_hash=content_hash_of(image_data),
+            image_data=image_data,
+            byte_size=len(image_data),
+            mime_type=mime_type,
+            reference_count=1,
+        )
+        .on_conflict_do_update(
+            index_elements=[GameImage.content_hash],
+            set_={"reference_count": GameImage.reference_count + 1, "updated_at": func.now()},
+        )
+        .returning(GameImage.id)
+    )
+    return db.session.execute(statement).scalar_one()
+
+
+def acquire_image(image_id: uuid.UUID) -> None:
+    """Count one more reference to an existing image (a cloned game sharing it)."""
+    db.session.execute(
+        update(GameImage)
+        .where(GameImage.id == image_id)
+        .values(reference_count=GameImage.reference_count + 1, updated_at=func.now())
+        .execution_options(synchronize_session=False)
+    )
+
+
+def release_image(image_id: uuid.UUID | None) -> None:
+    """Drop one reference; the row goes with its last one. None and unknown ids are no-ops."""
+    if image_id is None:
+        return
+    remaining = db.session.execute(
+        update(GameImage)
+        .where(GameImage.id == image_id)
+        .values(reference_count=GameImage.reference_count - 1, updated_at=func.now())
+        .returning(GameImage.reference_count)
+        .execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
+    if remaining == 0:
+        # The UPDATE holds the row lock until commit, so no store can revive it in between.
+        db.session.execute(
+            delete(GameImage)
+            .where(GameImage.id == image_id, GameImage.reference_count == 0)
+            .execution_options(synchronize_session=False)
+        )
