@@ -43,7 +43,7 @@ def set_guild_context(session: Session, guild_ids: Iterable) -> None:
 
 
 def set_maintenance_context(session: Session) -> None:
-    """Let the schema owner see every guild's games (for operator commands such as images verify)."""
+    """Let the schema owner see every guild's games (operator commands such as images verify)."""
     session.info[MAINTENANCE_KEY] = True
     _reapply(session)
 
