@@ -1,0 +1,141 @@
+"""The two revisions of SPEC §3, run by the real CLI as the (non-superuser) owner."""
+
+import hashlib
+import io
+import uuid
+
+import pytest
+from PIL import Image
+from sqlalchemy import create_engine, text
+
+from tests import pg
+from tests.cli import flask_cli
+from tests.conftest import ADMIN_URL
+
+
+def _image_bytes(colour: str, fmt: str) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), colour).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+PNG_A = _image_bytes("red", "PNG")
+JPEG_B = _image_bytes("blue", "JPEG")
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def empty_database(request, tmp_path):
+    """(owner URL, engine) of an empty database on each backend."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'migrations.sqlite3'}"
+        engine = create_engine(url)
+        yield url, engine
+        engine.dispose()
+        return
+    database = pg.create_database(ADMIN_URL, label="mig")
+    engine = create_engine(database.owner_url)
+    try:
+        yield database.owner_url, engine
+    finally:
+        engine.dispose()
+        pg.drop_database(database)
+
+
+def _run(engine, statement: str, **params) -> list:
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(text("SELECT set_config('app.maintenance', 'on', true)"))
+        result = connection.execute(text(statement), params)
+        return list(result) if result.returns_rows else []
+
+
+def _id(engine, value: uuid.UUID):
+    return value if engine.dialect.name == "postgresql" else value.hex
+
+
+def _seed_embedded_games(engine) -> dict[str, uuid.UUID]:
+    """Four games at revision 0001: two share identical bytes, one differs, one has none."""
+    guild, host = uuid.uuid4(), uuid.uuid4()
+    _run(engine, "INSERT INTO guilds (id, discord_guild_id, name) VALUES (:id, '1', 'g')",
+         id=_id(engine, guild))
+    _run(engine, "INSERT INTO users (id, discord_user_id, display_name) VALUES (:id, '2', 'u')",
+         id=_id(engine, host))
+    games = {name: uuid.uuid4() for name in ("shared_1", "shared_2", "different", "none")}
+    embedded = {
+        "shared_1": {"thumbnail_data": PNG_A, "thumbnail_mime_type": "image/png"},
+        "shared_2": {"image_data": PNG_A, "image_mime_type": "image/png"},
+        "different": {"thumbnail_data": JPEG_B, "thumbnail_mime_type": "image/jpeg"},
+        "none": {},
+    }
+    for name, game_id in games.items():
+        columns = embedded[name]
+        names = ", ".join(["id", "guild_id", "host_id", "title", "scheduled_at", "status",
+                           *columns])
+        values = ", ".join([":id", ":guild", ":host", ":title", ":at", "'SCHEDULED'",
+                            *(f":{column}" for column in columns)])
+        _run(engine, f"INSERT INTO game_sessions ({names}) VALUES ({values})",
+             id=_id(engine, game_id), guild=_id(engine, guild), host=_id(engine, host),
+             title=name, at="2026-12-01 19:00:00+00:00", **columns)
+    return games
+
+
+def _slots_after_upgrade(engine) -> dict[str, tuple]:
+    rows = _run(engine, "SELECT title, thumbnail_id, banner_image_id FROM game_sessions")
+    return {row.title: (row.thumbnail_id, row.banner_image_id) for row in rows}
+
+
+def _norm(value):
+    return None if value is None else str(uuid.UUID(str(value)))
+
+
+def test_upgrade_moves_embedded_images_into_deduplicated_rows(empty_database):
+    url, engine = empty_database
+    flask_cli(url, "db", "upgrade", "0001_initial_schema")
+    _seed_embedded_games(engine)
+    flask_cli(url, "db", "upgrade")
+
+    images = _run(engine, "SELECT id, content_hash, image_data, mime_type, reference_count, "
+                          "byte_size FROM game_images ORDER BY reference_count DESC")
+    assert [(row.content_hash, row.reference_count) for row in images] == [
+        (hashlib.sha256(PNG_A).hexdigest(), 2),
+        (hashlib.sha256(JPEG_B).hexdigest(), 1),
+    ]
+    assert [bytes(row.image_data) for row in images] == [PNG_A, JPEG_B]
+    assert [row.mime_type for row in images] == ["image/png", "image/jpeg"]
+    assert [row.byte_size for row in images] == [len(PNG_A), len(JPEG_B)]
+    png_id, jpeg_id = (_norm(row.id) for row in images)
+    slots = {title: tuple(map(_norm, ids)) for title, ids in _slots_after_upgrade(engine).items()}
+    assert slots == {
+        "shared_1": (png_id, None),
+        "shared_2": (None, png_id),
+        "different": (jpeg_id, None),
+        "none": (None, None),
+    }
+
+
+def test_downgrade_puts_identical_bytes_back_and_round_trip_loses_nothing(empty_database):
+    url, engine = empty_database
+    flask_cli(url, "db", "upgrade", "0001_initial_schema")
+    _seed_embedded_games(engine)
+    before = _run(engine, "SELECT title, thumbnail_data, thumbnail_mime_type, image_data, "
+                          "image_mime_type FROM game_sessions ORDER BY title")
+    flask_cli(url, "db", "upgrade")
+    flask_cli(url, "db", "downgrade", "0001_initial_schema")
+
+    after = _run(engine, "SELECT title, thumbnail_data, thumbnail_mime_type, image_data, "
+                         "image_mime_type FROM game_sessions ORDER BY title")
+    assert [tuple(bytes(v) if isinstance(v, memoryview) else v for v in row) for row in after] \
+        == [tuple(bytes(v) if isinstance(v, memoryview) else v for v in row) for row in before]
+
+    flask_cli(url, "db", "upgrade")
+    assert _run(engine, "SELECT reference_count FROM game_images ORDER BY 1") == [(1,), (2,)]
+
+
+def test_upgrade_downgrade_base_upgrade_runs_clean(empty_database):
+    url, engine = empty_database
+    flask_cli(url, "db", "upgrade")
+    flask_cli(url, "db", "downgrade", "base")
+    flask_cli(url, "db", "upgrade")
+    assert flask_cli(url, "db", "current").stdout.split()[0] == "0002_images_table"
+    check = flask_cli(url, "db", "check", check=False)
+    assert "No new upgrade operations detected" in check.stdout + check.stderr
