@@ -18,7 +18,12 @@ class Config:
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL", DEFAULT_SQLITE_URL)
     # The public image endpoint reads through this URL (the public role); None means DATABASE_URL.
     PUBLIC_DATABASE_URL = os.environ.get("PUBLIC_DATABASE_URL") or None
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # Pool per worker process (PostgreSQL); the public endpoint has its own pool of the same size.
+    DATABASE_POOL_SIZE = _env_int("DATABASE_POOL_SIZE", 5)
+    DATABASE_MAX_OVERFLOW = _env_int("DATABASE_MAX_OVERFLOW", 5)
+    DATABASE_POOL_TIMEOUT = _env_int("DATABASE_POOL_TIMEOUT", 5)
+    DATABASE_CONNECT_TIMEOUT = _env_int("DATABASE_CONNECT_TIMEOUT", 3)
+    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
     BACKEND_URL = os.environ.get("BACKEND_URL", "http://localhost:8000").rstrip("/")
 
     # Uploads: 5 MiB per image, two images plus form fields per request.

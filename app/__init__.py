@@ -20,6 +20,7 @@ def create_app(config_overrides: dict | None = None) -> Flask:
     app.config.from_object(config_class)
     app.config.update(config_overrides or {})
     configure_databases(app)
+    configure_observability(app)
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
@@ -35,7 +36,32 @@ def configure_databases(app: Flask) -> None:
     public_uri = app.config.get("PUBLIC_DATABASE_URL")
     if not public_uri:
         log.warning("PUBLIC_DATABASE_URL is not set: the public image endpoint uses DATABASE_URL")
-    app.config["SQLALCHEMY_BINDS"] = {"public": public_uri or uri}
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config, uri)
+    app.config["SQLALCHEMY_BINDS"] = {
+        "public": {"url": public_uri or uri, **engine_options(app.config, public_uri or uri)}
+    }
+
+
+def engine_options(config, uri: str) -> dict:
+    """Pool settings: a dead connection is replaced, and an unreachable database fails fast."""
+    options = {"pool_pre_ping": True}
+    if uri.startswith("postgresql"):
+        options |= {
+            "pool_size": config["DATABASE_POOL_SIZE"],
+            "max_overflow": config["DATABASE_MAX_OVERFLOW"],
+            "pool_timeout": config["DATABASE_POOL_TIMEOUT"],
+            "pool_recycle": 1800,
+            "connect_args": {"connect_timeout": config["DATABASE_CONNECT_TIMEOUT"]},
+        }
+    return options
+
+
+def configure_observability(app: Flask) -> None:
+    """JSON logs and a request id on every request and response."""
+    from app import observability
+
+    observability.configure_logging(app)
+    observability.register_request_id(app)
 
 
 def register_extensions(app: Flask) -> None:
