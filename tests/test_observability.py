@@ -19,5 +19,5 @@ def test_well_formed_request_id_from_proxy_is_kept(client):
 
 
 def test_malformed_request_id_is_replaced(client):
-    response = client.get("/healthz", headers={"X-Request-ID": "bad id\r\n<script>"})
+    response = client.get("/healthz", headers={"X-Request-ID": "bad id <script>"})
     assert re.fullmatch(r"[0-9a-f]{32}", response.headers["X-Request-ID"])
