@@ -7,8 +7,10 @@ unique violation: the peer's ``SELECT ... FOR UPDATE`` then ``INSERT`` did both.
 
 import hashlib
 import uuid
+from collections.abc import Iterable
+from typing import NamedTuple
 
-from sqlalchemy import delete, func, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -73,3 +75,34 @@ def release_image(image_id: uuid.UUID | None) -> None:
             .where(GameImage.id == image_id, GameImage.reference_count == 0)
             .execution_options(synchronize_session=False)
         )
+
+
+class ImageInfo(NamedTuple):
+    """What the games service needs to know of an image, without its bytes."""
+
+    content_hash: str
+    mime_type: str
+
+
+# The public URL ends in the type's extension: Discord animates a GIF only behind ".gif".
+EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp"}
+
+
+def describe_images(image_ids: Iterable[uuid.UUID | None]) -> dict[uuid.UUID, ImageInfo]:
+    """Hash and type of each existing image among the ids, from metadata only."""
+    wanted = {image_id for image_id in image_ids if image_id is not None}
+    if not wanted:
+        return {}
+    rows = db.session.execute(
+        select(GameImage.id, GameImage.content_hash, GameImage.mime_type).where(
+            GameImage.id.in_(wanted)
+        )
+    )
+    return {row.id: ImageInfo(row.content_hash, row.mime_type) for row in rows}
+
+
+def public_image_url(base_url: str, image_id: uuid.UUID, mime_type: str) -> str:
+    """The absolute unauthenticated URL of an image, ending in its type's extension."""
+    extension = EXTENSIONS.get(mime_type)
+    suffix = f".{extension}" if extension else ""
+    return f"{base_url.rstrip('/')}/api/v1/public/images/{image_id}{suffix}"
