@@ -9,10 +9,11 @@ from flask_migrate.cli import db as db_group
 from sqlalchemy import text
 
 from app.extensions import db
-from app.services import accounts
+from app.services import accounts, image_audit
 
 users_cli = AppGroup("users", help="Users and their API tokens.")
 guilds_cli = AppGroup("guilds", help="Discord guilds.")
+images_cli = AppGroup("images", help="Stored images and their reference counts.")
 
 APP_ROLE_GRANTS = {
     "guilds": "SELECT",
@@ -98,7 +99,73 @@ def grant_command(app_role: str, public_role: str) -> None:
     click.echo(f"Granted: {app_role} (games API), {public_role} (SELECT on game_images only)")
 
 
+class NotTheOwner(click.ClickException):
+    """The command cannot see every game; exit code 2, unlike the 1 of drift found."""
+
+    exit_code = 2
+
+
+def _enter_maintenance(snapshot: bool = False) -> None:
+    try:
+        image_audit.enter_maintenance(snapshot)
+    except image_audit.AuditRefused as e:
+        raise NotTheOwner(str(e)) from e
+
+
+@images_cli.command("stats")
+def images_stats_command() -> None:
+    """Rows, bytes stored, references and bytes saved by deduplication."""
+    stats = image_audit.image_stats()
+    db.session.rollback()
+    click.echo(f"images:       {stats.rows}")
+    click.echo(f"bytes stored: {stats.bytes_stored} ({stats.bytes_stored / 2**20:.1f} MiB)")
+    click.echo(f"references:   {stats.references}")
+    click.echo(f"bytes saved:  {stats.bytes_saved} ({stats.bytes_saved / 2**20:.1f} MiB) "
+               "by deduplication")
+
+
+@images_cli.command("verify")
+def images_verify_command() -> None:
+    """Check reference counts against game_sessions; exit 1 with a report on any problem."""
+    _enter_maintenance(snapshot=True)
+    report = image_audit.audit_images()
+    db.session.rollback()
+    summary = f"{report.images} images, {report.slots} image slots in game_sessions"
+    if report.ok:
+        click.echo(f"OK: {summary}; every reference count matches")
+        return
+    problems = len(report.count_problems) + len(report.dangling)
+    click.echo(f"FAILED: {summary}; {problems} problem(s):")
+    for problem in report.count_problems:
+        click.echo(f"  {problem.kind:<12} image {problem.image_id}: reference_count "
+                   f"{problem.stored}, referenced by {problem.referenced} slot(s)")
+    for ref in report.dangling:
+        click.echo(f"  {'dangling FK':<12} game {ref.game_id}: {ref.slot} -> "
+                   f"{ref.image_id}, which does not exist")
+    click.echo("Run `flask images repair` to fix them.")
+    click.get_current_context().exit(1)
+
+
+@images_cli.command("repair")
+def images_repair_command() -> None:
+    """Recount from game_sessions, delete orphans, clear dangling slots (idempotent)."""
+    _enter_maintenance()
+    try:
+        result = image_audit.repair_images()
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    if not result.changed:
+        click.echo("Nothing to repair: every reference count matches")
+        return
+    click.echo(f"Repaired: {result.counts_corrected} count(s) corrected, "
+               f"{result.orphans_deleted} orphan(s) deleted, "
+               f"{result.dangling_cleared} dangling slot(s) cleared")
+
+
 def register(app: Flask) -> None:
     """Attach the CLI groups to the app (``db grant`` joins Flask-Migrate's group)."""
     app.cli.add_command(users_cli)
     app.cli.add_command(guilds_cli)
+    app.cli.add_command(images_cli)

@@ -1,0 +1,218 @@
+"""Lossless metadata stripping: walk a PNG, JPEG, GIF or WebP byte structure, keep what renders.
+
+Each walker copies the segments that draw the picture (pixels, palette, colour profile,
+animation control) and drops the rest: EXIF (with GPS), XMP, text chunks, comments. It also
+refuses what no honest encoder writes: a structure cut short, or data after the image's end,
+which is how polyglots (a PNG that is also HTML or a zip) are built. No pixel is re-encoded.
+"""
+
+import re
+import struct
+from dataclasses import dataclass
+
+from app.services.errors import UnsupportedImage
+
+TRUNCATED = "Unsupported image: the file is truncated or corrupt"
+TRAILING_DATA = "Unsupported image: unexpected data after the end of the image"
+
+
+@dataclass(frozen=True)
+class StrippedImage:
+    """The image bytes without metadata, and the EXIF block found (TIFF bytes), if any."""
+
+    data: bytes
+    exif: bytes | None = None
+
+
+def strip_metadata(data: bytes, mime_type: str) -> StrippedImage:
+    """The same image without metadata; UnsupportedImage if its structure is broken."""
+    walkers = {"image/png": _strip_png, "image/jpeg": _strip_jpeg,
+               "image/gif": _strip_gif, "image/webp": _strip_webp}
+    try:
+        return walkers[mime_type](memoryview(data))
+    except (IndexError, struct.error) as e:
+        raise UnsupportedImage(TRUNCATED) from e
+
+
+def _refuse_trailing(rest: memoryview) -> None:
+    """Zero padding is harmless; anything else after the end makes a polyglot."""
+    if bytes(rest).strip(b"\x00"):
+        raise UnsupportedImage(TRAILING_DATA)
+
+
+def _need(data: memoryview, end: int) -> None:
+    if end > len(data):
+        raise UnsupportedImage(TRUNCATED)
+
+
+# PNG: critical chunks, colour and transparency, and APNG animation control.
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+PNG_KEPT = {b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"gAMA", b"cHRM", b"sRGB",
+            b"iCCP", b"sBIT", b"cICP", b"mDCV", b"cLLI", b"acTL", b"fcTL", b"fdAT"}
+
+
+def _strip_png(data: memoryview) -> StrippedImage:
+    parts, exif, pos = [data[:8]], None, 8
+    while True:
+        _need(data, pos + 12)
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        end = pos + 12 + length
+        _need(data, end)
+        if pos == 8 and kind != b"IHDR":
+            raise UnsupportedImage(TRUNCATED)
+        if kind in PNG_KEPT:
+            parts.append(data[pos:end])
+        elif kind == b"eXIf":
+            exif = bytes(data[pos + 8:end - 4])
+        pos = end
+        if kind == b"IEND":
+            break
+    _refuse_trailing(data[pos:])
+    return StrippedImage(b"".join(parts), exif)
+
+
+# JPEG: drop APPn segments but JFIF (APP0), ICC profiles (APP2) and Adobe colour (APP14).
+JPEG_KEPT_APP = {0xE0: (b"JFIF\x00",), 0xE2: (b"ICC_PROFILE\x00",),
+                 0xEE: (b"Adobe",)}
+JPEG_STANDALONE = {0x01, *range(0xD0, 0xD8)}
+# Inside entropy-coded data, 0xFF is followed by 0x00 (stuffing) or a restart marker.
+JPEG_NEXT_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7]")
+EXIF_HEADER = b"Exif\x00\x00"
+
+
+def _strip_jpeg(data: memoryview) -> StrippedImage:
+    parts, exif, pos = [data[:2]], None, 2
+    while True:
+        _need(data, pos + 2)
+        if data[pos] != 0xFF:
+            raise UnsupportedImage(TRUNCATED)
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte before a marker
+            pos += 1
+            continue
+        if marker == 0xD9:
+            parts.append(data[pos:pos + 2])
+            pos += 2
+            break
+        if marker in JPEG_STANDALONE:
+            parts.append(data[pos:pos + 2])
+            pos += 2
+            continue
+        _need(data, pos + 4)
+        end = pos + 2 + struct.unpack(">H", data[pos + 2:pos + 4])[0]
+        _need(data, end)
+        payload = bytes(data[pos + 4:min(end, pos + 18)])
+        if marker == 0xE1 and payload.startswith(EXIF_HEADER) and exif is None:
+            exif = bytes(data[pos + 10:end])
+        if _keep_jpeg_segment(marker, payload):
+            parts.append(data[pos:end])
+        pos = end
+        if marker == 0xDA:
+            pos = _end_of_scan(data, pos)
+            parts.append(data[end:pos])
+    _refuse_jpeg_trailing(data[pos:])
+    return StrippedImage(b"".join(parts), exif)
+
+
+def _keep_jpeg_segment(marker: int, payload: bytes) -> bool:
+    if 0xE0 <= marker <= 0xEF:
+        return payload.startswith(JPEG_KEPT_APP.get(marker, ()))
+    return marker != 0xFE  # comments go; tables, frames and scans stay
+
+
+def _end_of_scan(data: memoryview, pos: int) -> int:
+    match = JPEG_NEXT_MARKER.search(data, pos)
+    if match is None:
+        raise UnsupportedImage(TRUNCATED)
+    return match.start()
+
+
+def _refuse_jpeg_trailing(rest: memoryview) -> None:
+    """Cameras append more JPEGs (MPF: gain maps, depth) or a Samsung trailer: both go."""
+    if bytes(rest[:3]) == b"\xff\xd8\xff" or bytes(rest[-4:]) == b"SEFT":
+        return
+    _refuse_trailing(rest)
+
+
+# GIF: image blocks, graphic control and the loop count stay; comments and XMP go.
+GIF_KEPT_APPS = (b"NETSCAPE2.0", b"ANIMEXTS1.0")
+
+
+def _strip_gif(data: memoryview) -> StrippedImage:
+    _need(data, 13)
+    pos = 13 + _colour_table_size(data[10])
+    _need(data, pos)
+    parts = [data[:pos]]
+    while pos < len(data) and data[pos] != 0x3B:
+        start = pos
+        if data[pos] == 0x2C:
+            _need(data, pos + 11)
+            pos = _skip_sub_blocks(data, pos + 11 + _colour_table_size(data[pos + 9]))
+            parts.append(data[start:pos])
+        elif data[pos] == 0x21:
+            pos = _skip_sub_blocks(data, pos + 2)
+            if _keep_gif_extension(data[start + 1], data[start + 2:start + 14]):
+                parts.append(data[start:pos])
+        else:
+            raise UnsupportedImage(TRUNCATED)
+    # Some encoders omit the trailer after a complete last block: it is added back.
+    parts.append(b"\x3b")
+    _refuse_trailing(data[pos + 1:])
+    return StrippedImage(b"".join(parts))
+
+
+def _colour_table_size(flags: int) -> int:
+    return 3 * 2 ** ((flags & 0x07) + 1) if flags & 0x80 else 0
+
+
+def _skip_sub_blocks(data: memoryview, pos: int) -> int:
+    while True:
+        _need(data, pos + 1)
+        size = data[pos]
+        pos += 1 + size
+        if size == 0:
+            _need(data, pos)
+            return pos
+
+
+def _keep_gif_extension(label: int, application: memoryview) -> bool:
+    if label == 0xFF:
+        return bytes(application[1:12]) in GIF_KEPT_APPS
+    return label != 0xFE  # graphic control and plain text stay; comments go
+
+
+# WebP: the RIFF chunks that draw, without EXIF and XMP (and their VP8X flags).
+WEBP_KEPT = {b"VP8 ", b"VP8L", b"VP8X", b"ALPH", b"ANIM", b"ANMF", b"ICCP"}
+VP8X_EXIF_AND_XMP = 0x08 | 0x04
+
+
+def _strip_webp(data: memoryview) -> StrippedImage:
+    _need(data, 12)
+    riff_end = 8 + struct.unpack("<I", data[4:8])[0]
+    _need(data, riff_end)
+    parts, exif, pos = [], None, 12
+    while pos + 8 <= riff_end:
+        kind, size = struct.unpack("<4sI", data[pos:pos + 8])
+        end = pos + 8 + size
+        if end > riff_end:
+            raise UnsupportedImage(TRUNCATED)
+        if kind == b"EXIF":
+            exif = bytes(data[pos + 8:end])
+        elif kind in WEBP_KEPT:
+            parts.append(_webp_chunk(data[pos:end], kind, size))
+        pos = end + (size & 1)
+    if not parts:
+        raise UnsupportedImage(TRUNCATED)
+    _refuse_trailing(data[riff_end:])
+    body = b"".join(parts)
+    return StrippedImage(b"RIFF" + struct.pack("<I", 4 + len(body)) + b"WEBP" + body, exif)
+
+
+def _webp_chunk(chunk: memoryview, kind: bytes, size: int) -> bytes | memoryview:
+    """The chunk, padded to even length, with VP8X no longer announcing EXIF or XMP."""
+    if kind != b"VP8X" and not size & 1:
+        return chunk
+    copy = bytearray(chunk)
+    if kind == b"VP8X":
+        copy[8] &= ~VP8X_EXIF_AND_XMP & 0xFF
+    return bytes(copy) + b"\x00" * (size & 1)
