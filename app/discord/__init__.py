@@ -1,0 +1,1 @@
+"""Discord: the message and embed of a game (embeds.py), and their webhook delivery."""
