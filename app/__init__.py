@@ -84,9 +84,12 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """Mount the health check; the API blueprints register with flask-smorest."""
-    from app import health
+    from app import games, health
+    from app.extensions import api
 
     app.register_blueprint(health.bp)
+    api.spec.components.security_scheme("bearerAuth", games.SECURITY_SCHEME)
+    api.register_blueprint(games.bp)
 
 
 def register_errorhandlers(app: Flask) -> None:
