@@ -44,6 +44,14 @@ class Config:
     PUBLIC_IMAGE_RATE_LIMITS = os.environ.get("PUBLIC_IMAGE_RATE_LIMITS", "60/minute;100/5 minutes")
     PUBLIC_IMAGE_RATE_LIMIT_EXEMPT = os.environ.get("PUBLIC_IMAGE_RATE_LIMIT_EXEMPT", "")
     TRUSTED_PROXY_HOPS = _env_int("TRUSTED_PROXY_HOPS", 0)
+    # Public image cache, per worker process. Bytes are kept by content hash (the bytes behind
+    # a hash never change) within PUBLIC_IMAGE_CACHE_BYTES, least recently used evicted first;
+    # an image larger than the budget is never cached. Metadata (hash, type, size) is kept by
+    # image id for PUBLIC_IMAGE_METADATA_TTL seconds (0 disables it), at most
+    # PUBLIC_IMAGE_METADATA_ENTRIES ids: a deleted image stops being served within that TTL.
+    PUBLIC_IMAGE_CACHE_BYTES = _env_int("PUBLIC_IMAGE_CACHE_BYTES", 64 * 1024 * 1024)
+    PUBLIC_IMAGE_METADATA_TTL = float(os.environ.get("PUBLIC_IMAGE_METADATA_TTL", 5))
+    PUBLIC_IMAGE_METADATA_ENTRIES = _env_int("PUBLIC_IMAGE_METADATA_ENTRIES", 10_000)
 
     # flask-smorest / OpenAPI
     API_TITLE = "Gamenight"

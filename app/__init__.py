@@ -84,10 +84,11 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """Mount the health check; the API blueprints register with flask-smorest."""
-    from app import games, health
+    from app import games, health, public
     from app.extensions import api
 
     app.register_blueprint(health.bp)
+    api.register_blueprint(public.bp)
     api.spec.components.security_scheme("bearerAuth", games.SECURITY_SCHEME)
     api.register_blueprint(games.bp)
 

@@ -1,8 +1,8 @@
 """Unbound extension instances; bound to the app in create_app()."""
 
+from flask import Flask, request
 from flask_cors import CORS
 from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
@@ -10,10 +10,32 @@ from flask_wtf import CSRFProtect
 
 from app.models.base import Base
 
+
+class AppLimiter:
+    """Flask-Limiter with one ``Limiter`` per application.
+
+    A ``Limiter`` keeps its storage, key prefix, fallback state and limits on itself, so one
+    instance bound to several apps (the tests build many) would mix their settings: each app
+    gets a fresh one, configured from its own config, and blueprints bind their limits to it.
+    """
+
+    def init_app(self, app: Flask) -> None:
+        """Create and bind this app's Limiter; no default limits, blueprints declare theirs."""
+        app.extensions["app_limiter"] = Limiter(key_func=client_address, app=app)
+
+    def for_app(self, app: Flask) -> Limiter:
+        """The Limiter bound to ``app``."""
+        return app.extensions["app_limiter"]
+
+
+def client_address() -> str:
+    """The client's IP (ProxyFix has applied TRUSTED_PROXY_HOPS); never empty, never unlimited."""
+    return request.remote_addr or "unknown"
+
+
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
-# No default limits: only the public blueprint is limited, with limits taken from the config.
-limiter = Limiter(key_func=get_remote_address)
+limiter = AppLimiter()
 cors = CORS()
 csrf = CSRFProtect()
 api = Api()

@@ -1,0 +1,54 @@
+"""Rate limits of the public endpoint, per client IP, shared by every worker through storage.
+
+Both windows of ``PUBLIC_IMAGE_RATE_LIMITS`` are one blueprint limit (Flask-Limiter checks
+each window; a route-level limit would replace them). A request that will be answered 304
+costs nothing: Discord's proxy revalidates from a few shared IPs. It is still refused once
+its IP has been refused in the window, so a flood of revalidations cannot go unlimited.
+"""
+
+import functools
+import ipaddress
+
+from flask import request
+
+from app.extensions import limiter
+from app.public.views import bp, is_revalidation_hit, requested_image
+
+CONDITIONAL_HEADERS = ("HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE")
+
+
+@bp.record_once
+def _bind_limits(state) -> None:
+    config = state.app.config
+    exempt = parse_networks(config["PUBLIC_IMAGE_RATE_LIMIT_EXEMPT"])
+    limiter.for_app(state.app).limit(
+        config["PUBLIC_IMAGE_RATE_LIMITS"],
+        cost=request_cost,
+        exempt_when=functools.partial(client_in, exempt) if exempt else None,
+        override_defaults=False,
+    )(bp)
+
+
+def parse_networks(cidrs: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """The networks of a comma- or space-separated CIDR list (a bare address is a /32 or /128)."""
+    return tuple(
+        ipaddress.ip_network(cidr, strict=False) for cidr in cidrs.replace(",", " ").split()
+    )
+
+
+def client_in(networks: tuple) -> bool:
+    """True when the client's IP belongs to one of the networks."""
+    try:
+        address = ipaddress.ip_address(request.remote_addr or "")
+    except ValueError:
+        return False
+    return any(address in network for network in networks)
+
+
+def request_cost() -> int:
+    """0 for a revalidation that will be answered 304, else 1."""
+    environ = request.environ
+    if not any(header in environ for header in CONDITIONAL_HEADERS):
+        return 1
+    metadata = requested_image()
+    return 0 if metadata is not None and is_revalidation_hit(metadata) else 1

@@ -1,0 +1,169 @@
+"""The unauthenticated image endpoint: ``GET``/``HEAD /api/v1/public/images/<id>[.<ext>]``."""
+
+import uuid
+
+from flask import current_app, request
+from flask_smorest import Blueprint
+from werkzeug.exceptions import NotFound
+from werkzeug.http import http_date, is_resource_modified
+from werkzeug.wrappers import Response
+
+from app.extensions import cors
+from app.services.image_cache import ImageCache, ImageMetadata
+
+bp = Blueprint(
+    "public",
+    __name__,
+    url_prefix="/api/v1/public",
+    description="Game images, fetchable without authentication (Discord embeds, web pages).",
+)
+# Literal "*" on every answer, errors included: no Vary: Origin to split shared caches.
+cors.init_app(
+    bp,
+    send_wildcard=True,
+    vary_header=False,
+    methods=["GET", "HEAD"],
+    expose_headers=[
+        "ETag",
+        "Last-Modified",
+        "Content-Length",
+        "Retry-After",
+        "X-RateLimit-Limit",
+        "X-RateLimit-Remaining",
+        "X-RateLimit-Reset",
+    ],
+)
+
+# A URL may end in the stored type's extension: Discord animates a GIF only behind ".gif".
+EXTENSIONS = {
+    "png": "image/png",
+    "jpg": "image/jpeg",
+    "jpeg": "image/jpeg",
+    "gif": "image/gif",
+    "webp": "image/webp",
+}
+REQUESTED_IMAGE = "gamenight.public_image"
+CACHE_CONTROL = "public, max-age=3600"
+CONTENT_SECURITY_POLICY = "default-src 'none'; sandbox"
+IMAGE_REF = {
+    "in": "path",
+    "name": "image_ref",
+    "required": True,
+    "schema": {"type": "string"},
+    "description": "The image id, optionally followed by its type's extension "
+    "(`.png`, `.jpg`, `.jpeg`, `.gif`, `.webp`).",
+}
+IMAGE_RESPONSES = {
+    "200": {
+        "description": "The image bytes, cacheable for an hour.",
+        "content": {
+            mime: {"schema": {"type": "string", "format": "binary"}}
+            for mime in sorted(set(EXTENSIONS.values()))
+        },
+    },
+    "304": {"description": "Not modified: `If-None-Match` or `If-Modified-Since` matches."},
+    "404": {"description": "Unknown id, malformed id or wrong extension."},
+    "429": {"description": "Rate limit of the client's IP exceeded; see `Retry-After`."},
+}
+
+
+@bp.record_once
+def _create_cache(state) -> None:
+    config = state.app.config
+    state.app.extensions["public_image_cache"] = ImageCache(
+        byte_budget=config["PUBLIC_IMAGE_CACHE_BYTES"],
+        metadata_ttl=config["PUBLIC_IMAGE_METADATA_TTL"],
+        metadata_entries=config["PUBLIC_IMAGE_METADATA_ENTRIES"],
+    )
+
+
+def image_cache() -> ImageCache:
+    """This app's (and worker's) image cache."""
+    return current_app.extensions["public_image_cache"]
+
+
+def requested_image_id() -> uuid.UUID | None:
+    """The id the URL names if it is a canonical UUID with an accepted extension, else None."""
+    stem, dot, extension = request.view_args["image_ref"].partition(".")
+    if dot and extension not in EXTENSIONS:
+        return None
+    try:
+        image_id = uuid.UUID(stem)
+    except ValueError:
+        return None
+    return image_id if str(image_id) == stem.lower() else None
+
+
+def requested_image() -> ImageMetadata | None:
+    """Metadata of the image the URL names, if it exists and the extension fits its type."""
+    # Memoised in the WSGI environ, which is per request (``g`` is shared by test requests).
+    environ = request.environ
+    if REQUESTED_IMAGE not in environ:
+        environ[REQUESTED_IMAGE] = _find_requested_image()
+    return environ[REQUESTED_IMAGE]
+
+
+def _find_requested_image() -> ImageMetadata | None:
+    image_id = requested_image_id()
+    metadata = image_cache().find_image(image_id) if image_id else None
+    if metadata is None or not _extension_fits(metadata.mime_type):
+        return None
+    return metadata
+
+
+def _extension_fits(mime_type: str) -> bool:
+    _, dot, extension = request.view_args["image_ref"].partition(".")
+    return not dot or EXTENSIONS[extension] == mime_type
+
+
+def is_revalidation_hit(metadata: ImageMetadata) -> bool:
+    """True when the client's If-None-Match or If-Modified-Since matches: answer 304."""
+    return not is_resource_modified(
+        request.environ, etag=metadata.content_hash, last_modified=metadata.created_at
+    )
+
+
+# The id is parsed here, not by a URL converter: a malformed one still reaches the blueprint,
+# so its 404 carries the CORS and rate-limit headers like any other answer.
+@bp.route("/images/<path:image_ref>", methods=["GET", "HEAD"], parameters=[IMAGE_REF])
+@bp.doc(security=[], responses=IMAGE_RESPONSES)
+def image(image_ref: str) -> Response:
+    """An image's bytes, without authentication.
+
+    `ETag` is the SHA-256 of the bytes, which never change behind an id. `HEAD` answers
+    from metadata only. Rate limited per client IP; `304` answers do not count.
+    """
+    metadata = requested_image()
+    if metadata is None:
+        raise NotFound("Image not found")
+    if is_revalidation_hit(metadata):
+        return Response(status=304, headers=_image_headers(metadata))
+    if request.method == "HEAD":
+        return Response(headers=_image_headers(metadata), content_type=metadata.mime_type)
+    found = image_cache().read_image(requested_image_id())
+    if found is None:
+        raise NotFound("Image not found")
+    metadata, data = found
+    headers = _image_headers(metadata)
+    headers["Content-Length"] = str(len(data))
+    return Response(data, headers=headers, content_type=metadata.mime_type)
+
+
+def _image_headers(metadata: ImageMetadata) -> dict[str, str]:
+    return {
+        "Content-Length": str(metadata.byte_size),
+        "Cache-Control": CACHE_CONTROL,
+        "ETag": f'"{metadata.content_hash}"',
+        "Last-Modified": http_date(metadata.created_at),
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    }
+
+
+@bp.after_request
+def _protect_errors(response: Response) -> Response:
+    """Errors are never stored by caches, and never sniffed into something active."""
+    if response.status_code >= 400:
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
