@@ -98,7 +98,7 @@ def enter_maintenance(snapshot: bool = False) -> None:
         return
     if snapshot:
         db.session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-    set_maintenance_context(db.session)
+    set_maintenance_context(db.session())
     if not db.session.scalar(CAN_SEE_ALL_GAMES):
         user = db.session.scalar(text("SELECT current_user"))
         raise AuditRefused(
