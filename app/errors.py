@@ -36,7 +36,7 @@ def _field_errors(e: HTTPException) -> dict | None:
     flat: dict = {}
     for location_errors in messages.values():
         if isinstance(location_errors, dict):
-            flat.update(location_errors)
+            flat.update({str(field): errors for field, errors in location_errors.items()})
     return flat or None
 
 
