@@ -79,8 +79,11 @@ def _fields(game: GameSession) -> list[dict]:
         ("How to sign up", game.signup_instructions),
     ]
     return [
-        {"name": clip(name, FIELD_NAME_LIMIT), "value": clip(value, FIELD_VALUE_LIMIT),
-         "inline": name in ("Game Time", "Host", "Run Time", "Players")}
+        {
+            "name": clip(name, FIELD_NAME_LIMIT),
+            "value": clip(value, FIELD_VALUE_LIMIT),
+            "inline": name in ("Game Time", "Host", "Run Time", "Players"),
+        }
         for name, value in facts[:FIELD_COUNT_LIMIT]
         if value and value.strip()
     ]

@@ -12,7 +12,11 @@ from app.models.game_session import GameStatus
 STATUSES = [status.value for status in GameStatus]
 # Optional fields a form leaves blank ("") mean "none"; JSON may also say null.
 BLANK_MEANS_NONE = (
-    "description", "where", "signup_instructions", "max_players", "expected_duration_minutes",
+    "description",
+    "where",
+    "signup_instructions",
+    "max_players",
+    "expected_duration_minutes",
 )
 EXAMPLE_GUILD_ID = "123456789012345678"
 

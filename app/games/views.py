@@ -119,9 +119,7 @@ def clone_game(args: dict, game_id: uuid.UUID):
     user_id = current_user_id()
     scheduled_at = args.get("scheduled_at")
     return _created(
-        run_in_transaction(
-            lambda: present_game(games.clone_game(user_id, game_id, scheduled_at))
-        )
+        run_in_transaction(lambda: present_game(games.clone_game(user_id, game_id, scheduled_at)))
     )
 
 

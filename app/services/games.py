@@ -22,8 +22,14 @@ from app.services.errors import Forbidden, InvalidInput, NotFound
 # Slot name (as the API's upload fields say it) -> column of game_sessions.
 SLOTS = {"thumbnail": "thumbnail_id", "image": "banner_image_id"}
 EDITABLE = (
-    "title", "description", "where", "signup_instructions", "scheduled_at", "max_players",
-    "expected_duration_minutes", "status",
+    "title",
+    "description",
+    "where",
+    "signup_instructions",
+    "scheduled_at",
+    "max_players",
+    "expected_duration_minutes",
+    "status",
 )
 REQUIRED = ("title", "scheduled_at", "status")
 
