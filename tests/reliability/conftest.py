@@ -79,6 +79,7 @@ class StatusLog:
         self._lock = threading.Lock()
         self.by_status: collections.Counter = collections.Counter()
         self.failures: list[str] = []
+        self.unexplained_errors = 0  # error answers without a JSON "message"
 
     def record(self, status: int, what: str = "") -> None:
         with self._lock:
@@ -107,7 +108,16 @@ class ApiClient:
     def call(self, method: str, path: str = "", **kwargs) -> requests.Response:
         response = self.session.request(method, self.base + path, timeout=self.timeout, **kwargs)
         self.log.record(response.status_code, f"{method} {path} {response.text[:200]}")
+        if response.status_code >= 400 and not _has_json_message(response):
+            self.log.unexplained_errors += 1
         return response
+
+
+def _has_json_message(response: requests.Response) -> bool:
+    try:
+        return isinstance(response.json().get("message"), str)
+    except ValueError:
+        return False
 
 
 def invariant_violations(database) -> list:

@@ -63,6 +63,7 @@ def test_cut_database_connections_give_json_503_then_heal_by_themselves(
     assert errors == []
     assert sum(terminated) >= FAULTS
     assert set(log.by_status) <= {200, 201, 503}, log.failures
+    assert log.unexplained_errors == 0
     assert max(latencies) < 10
     assert recovered == [200] * 20
     assert invariant_violations(database) == []

@@ -82,6 +82,7 @@ def test_storm_of_concurrent_game_changes_has_no_5xx_and_keeps_reference_counts(
     assert errors == []
     assert log.server_errors() == 0, log.failures
     assert set(log.by_status) <= ALLOWED, log.by_status
+    assert log.unexplained_errors == 0
     assert log.by_status[201] > 50
     assert invariant_violations(database) == []
     assert verify.returncode == 0, verify.stdout + verify.stderr
