@@ -1,20 +1,23 @@
 """Upload validation and sanitising: what is stored is a real PNG, JPEG, GIF or WebP, cleaned.
 
-The type comes from the bytes (magic numbers, then a full decode by Pillow with that format
-only), never from the client's claim. Metadata is removed losslessly by walking the file's
-structure (image_metadata.py); pixels are re-encoded only when the image must change: wider
-or taller than 4096 px, or turned by an EXIF orientation that stripping would otherwise lose.
+The type comes from the bytes (magic numbers, then Pillow opening them with that format only
+and every pixel decoded under pixel and frame limits), never from the client's claim.
+Metadata is removed losslessly by walking the file's structure (image_metadata.py); pixels
+are re-encoded only when the image must change: wider or taller than 4096 px, or turned by an
+EXIF orientation that stripping would otherwise lose. Re-encoding a 4 MB PNG costs ~150 ms;
+the lossless path costs about what storing the bytes does (bench/uploads.py).
 """
 
 import logging
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from io import BytesIO
 
 from PIL import Image, ImageSequence
 
 from app.services.errors import ImageTooLarge, UnsupportedImage
-from app.services.image_metadata import TRUNCATED, strip_metadata
+from app.services.image_metadata import TRUNCATED, check_png_pixel_data, strip_metadata
 
 log = logging.getLogger(__name__)
 
@@ -65,11 +68,14 @@ def sanitise_upload(data: bytes, max_bytes: int = MAX_IMAGE_BYTES) -> SanitisedI
         raise ImageTooLarge(f"Image too large: at most {_size_label(max_bytes)}")
     mime_type = sniff_mime_type(data)
     stripped = strip_metadata(data, mime_type)
-    image = _decode(stripped.data, mime_type)
     orientation = _orientation(stripped.exif)
-    if max(image.size) <= MAX_SIDE and orientation == 1:
-        return SanitisedImage(stripped.data, mime_type)
-    return SanitisedImage(_reencode(image, orientation), mime_type)
+    with _refused_when_undecodable():
+        image = _open(stripped.data, mime_type)
+        if max(image.size) <= MAX_SIDE and orientation == 1:
+            _check_pixel_data(image, stripped.data)
+            return SanitisedImage(stripped.data, mime_type)
+        _load_frames(image)
+        return SanitisedImage(_reencode(image, orientation), mime_type)
 
 
 def sniff_mime_type(data: bytes) -> str:
@@ -88,20 +94,44 @@ def _size_label(max_bytes: int) -> str:
     return f"{max_bytes // MIB} MiB" if max_bytes % MIB == 0 else f"{max_bytes} bytes"
 
 
-def _decode(data: bytes, mime_type: str) -> Image.Image:
-    """Open with the sniffed format only and decode every frame within the limits."""
+@contextmanager
+def _refused_when_undecodable():
+    """Whatever way Pillow fails on a crafted file, the answer is a 415, never a 500."""
     try:
-        image = Image.open(BytesIO(data), formats=[PILLOW_FORMATS[mime_type]])
-        _check_pixels(image.size)
-        _load_frames(image)
-        return image
+        yield
     except UnsupportedImage:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         raise UnsupportedImage(TOO_MANY_PIXELS) from e
-    except Exception as e:  # noqa: BLE001  crafted files break decoders in many ways: all are 415
+    except Exception as e:  # noqa: BLE001  crafted files break decoders in many ways
         log.info("refused an upload Pillow could not decode: %r", e)
         raise UnsupportedImage(TRUNCATED) from e
+
+
+def _open(data: bytes, mime_type: str) -> Image.Image:
+    """Open with the sniffed format only; the header must announce a bounded pixel count."""
+    image = Image.open(BytesIO(data), formats=[PILLOW_FORMATS[mime_type]])
+    _check_pixels(image.size)
+    return image
+
+
+def _check_pixel_data(image: Image.Image, data: bytes) -> None:
+    """Decode every pixel of an image stored as it came, by the cheapest complete means.
+
+    A JPEG decodes at 1/8 scale: every coefficient is still read, only the full-size inverse
+    DCT (which cannot fail) is skipped. A plain PNG's pixel stream is inflated and measured
+    in C (image_metadata.check_png_pixel_data); Pillow's unfiltering cannot fail either and
+    would triple the cost. Other images load frame by frame.
+    """
+    if image.format == "JPEG":
+        image.draft(image.mode, (max(1, image.width // 8), max(1, image.height // 8)))
+        image.load()
+    elif image.format == "PNG" and not image.info.get("interlace") and not getattr(
+        image, "is_animated", False
+    ):
+        check_png_pixel_data(data)
+    else:
+        _load_frames(image)
 
 
 def _check_pixels(size: tuple[int, int]) -> None:

@@ -179,6 +179,21 @@ def _corrupt_deflate() -> bytes:
     return b"\x89PNG\r\n\x1a\n" + ihdr + png_chunk(b"IDAT", broken) + png_chunk(b"IEND", b"")
 
 
+
+
+def png_of_rows(width: int, rows: bytes, height: int, interlace: int = 0) -> bytes:
+    """A grey PNG whose raw (filtered) pixel stream is exactly ``rows``."""
+    ihdr = png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, interlace))
+    return (b"\x89PNG\r\n\x1a\n" + ihdr + png_chunk(b"IDAT", zlib.compress(rows))
+            + png_chunk(b"IEND", b""))
+
+
+case("unknown-filter-type.png", Rejected(415, TRUNCATED))(
+    lambda: png_of_rows(4, (b"\x00" + b"\x80" * 4) * 3 + b"\x05" + b"\x80" * 4, 4))
+case("short-pixel-stream.png", Rejected(415, TRUNCATED))(
+    lambda: png_of_rows(4, (b"\x00" + b"\x80" * 4) * 3, 4))
+case("extra-pixel-data.png", Rejected(415, TRUNCATED))(
+    lambda: png_of_rows(4, (b"\x00" + b"\x80" * 4) * 5, 4))
 case("gif-without-image.gif", Rejected(415, TRUNCATED))(
     lambda: b"GIF89a\x10\x00\x10\x00\x00\x00\x00\x3b")
 
@@ -293,6 +308,17 @@ case("progressive.jpg", Accepted("image/jpeg", (300, 200)))(
     lambda: encode(picture((300, 200)), "JPEG", progressive=True, exif=leaky_exif()))
 case("with-gain-map.jpg", Accepted("image/jpeg", (64, 48)))(
     lambda: encode(picture(), "JPEG") + encode(picture((32, 24)), "JPEG"))
+case("interlaced.png", Accepted("image/png", (1, 1)))(
+    lambda: png_of_rows(1, b"\x00\x80", 1, interlace=1))
+case("16-bit-grey.png", Accepted("image/png", (64, 48)))(
+    lambda: encode(picture().convert("I").point(lambda v: v * 256).convert("I;16"), "PNG"))
+case("palette.png", Accepted("image/png", (64, 48)))(
+    lambda: encode(picture().convert("P"), "PNG"))
+case("grey-alpha.png", Accepted("image/png", (64, 48)))(
+    lambda: encode(picture().convert("LA"), "PNG"))
+case("1-bit.png", Accepted("image/png", (64, 48)))(lambda: encode(picture().convert("1"), "PNG"))
+case("cmyk.jpg", Accepted("image/jpeg", (64, 48)))(
+    lambda: encode(picture().convert("CMYK"), "JPEG"))
 case("zero-padded.png", Accepted("image/png", (64, 48)))(
     lambda: encode(picture(), "PNG") + b"\x00" * 64)
 
