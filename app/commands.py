@@ -120,8 +120,9 @@ def images_stats_command() -> None:
     click.echo(f"images:       {stats.rows}")
     click.echo(f"bytes stored: {stats.bytes_stored} ({stats.bytes_stored / 2**20:.1f} MiB)")
     click.echo(f"references:   {stats.references}")
-    click.echo(f"bytes saved:  {stats.bytes_saved} ({stats.bytes_saved / 2**20:.1f} MiB) "
-               "by deduplication")
+    click.echo(
+        f"bytes saved:  {stats.bytes_saved} ({stats.bytes_saved / 2**20:.1f} MiB) by deduplication"
+    )
 
 
 @images_cli.command("verify")
@@ -137,11 +138,15 @@ def images_verify_command() -> None:
     problems = len(report.count_problems) + len(report.dangling)
     click.echo(f"FAILED: {summary}; {problems} problem(s):")
     for problem in report.count_problems:
-        click.echo(f"  {problem.kind:<12} image {problem.image_id}: reference_count "
-                   f"{problem.stored}, referenced by {problem.referenced} slot(s)")
+        click.echo(
+            f"  {problem.kind:<12} image {problem.image_id}: reference_count "
+            f"{problem.stored}, referenced by {problem.referenced} slot(s)"
+        )
     for ref in report.dangling:
-        click.echo(f"  {'dangling FK':<12} game {ref.game_id}: {ref.slot} -> "
-                   f"{ref.image_id}, which does not exist")
+        click.echo(
+            f"  {'dangling FK':<12} game {ref.game_id}: {ref.slot} -> "
+            f"{ref.image_id}, which does not exist"
+        )
     click.echo("Run `flask images repair` to fix them.")
     click.get_current_context().exit(1)
 
@@ -159,9 +164,11 @@ def images_repair_command() -> None:
     if not result.changed:
         click.echo("Nothing to repair: every reference count matches")
         return
-    click.echo(f"Repaired: {result.counts_corrected} count(s) corrected, "
-               f"{result.orphans_deleted} orphan(s) deleted, "
-               f"{result.dangling_cleared} dangling slot(s) cleared")
+    click.echo(
+        f"Repaired: {result.counts_corrected} count(s) corrected, "
+        f"{result.orphans_deleted} orphan(s) deleted, "
+        f"{result.dangling_cleared} dangling slot(s) cleared"
+    )
 
 
 def register(app: Flask) -> None:

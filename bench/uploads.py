@@ -38,8 +38,12 @@ def photo(size: tuple[int, int], grain: int) -> Image.Image:
     """Smooth shapes plus sensor-like grain: compresses about as a camera picture does."""
     light = Image.radial_gradient("L").resize(size)
     sky = Image.linear_gradient("L").resize(size)
-    channels = [Image.blend(base, Image.effect_noise(size, grain), 0.35).filter(
-        ImageFilter.GaussianBlur(0.6)) for base in (light, sky, light.transpose(0))]
+    channels = [
+        Image.blend(base, Image.effect_noise(size, grain), 0.35).filter(
+            ImageFilter.GaussianBlur(0.6)
+        )
+        for base in (light, sky, light.transpose(0))
+    ]
     return Image.merge("RGB", channels)
 
 
@@ -65,8 +69,16 @@ def ours(data: bytes) -> None:
 
 def floor(data: bytes, mime_type: str) -> None:
     content_hash = hashlib.sha256(data).hexdigest()
-    db.session.execute(RAW_INSERT, {"id": uuid.uuid4(), "hash": content_hash, "data": data,
-                                    "size": len(data), "mime": mime_type})
+    db.session.execute(
+        RAW_INSERT,
+        {
+            "id": uuid.uuid4(),
+            "hash": content_hash,
+            "data": data,
+            "size": len(data),
+            "mime": mime_type,
+        },
+    )
     db.session.commit()
 
 
@@ -120,12 +132,16 @@ def main() -> None:
             db.session.execute(text("DELETE FROM game_images"))
             db.session.commit()
             print(f"median of {runs} runs, PostgreSQL, commit included in both")
-            print(f"{'file':<6}{'bytes':>10}{'floor ms':>10}{'ours ms':>10}"
-                  f"{'sanitise ms':>13}{'ratio':>8}")
+            print(
+                f"{'file':<6}{'bytes':>10}{'floor ms':>10}{'ours ms':>10}"
+                f"{'sanitise ms':>13}{'ratio':>8}"
+            )
             for name, (mime_type, data) in files.items():
                 m = measure(mime_type, data, runs)
-                print(f"{name:<6}{len(data):>10}{m['floor']:>10.1f}{m['ours']:>10.1f}"
-                      f"{m['sanitise']:>13.1f}{m['ours'] / m['floor']:>8.2f}")
+                print(
+                    f"{name:<6}{len(data):>10}{m['floor']:>10.1f}{m['ours']:>10.1f}"
+                    f"{m['sanitise']:>13.1f}{m['ours'] / m['floor']:>8.2f}"
+                )
             db.session.remove()
             for engine in db.engines.values():
                 engine.dispose()

@@ -27,8 +27,12 @@ def add_image(database, stored_count: int, size: int = 100) -> uuid.UUID:
     database.execute(
         "INSERT INTO game_images (id, content_hash, image_data, byte_size, mime_type, "
         "reference_count) VALUES (:id, :hash, :data, :size, 'image/png', :count)",
-        id=column(database, image_id), hash=hashlib.sha256(data).hexdigest(), data=data,
-        size=len(data), count=stored_count)
+        id=column(database, image_id),
+        hash=hashlib.sha256(data).hexdigest(),
+        data=data,
+        size=len(data),
+        count=stored_count,
+    )
     return image_id
 
 
@@ -42,9 +46,11 @@ def add_game(database, thumbnail_id=None, banner_image_id=None) -> uuid.UUID:
         "(SELECT id FROM guilds WHERE discord_guild_id = 'guild-1'), "
         "(SELECT id FROM users WHERE discord_user_id = 'host-1'), 'Game', :at, 'SCHEDULED', "
         ":thumbnail, :banner)",
-        id=column(database, game_id), at=SCHEDULED_AT,
+        id=column(database, game_id),
+        at=SCHEDULED_AT,
         thumbnail=thumbnail_id and column(database, thumbnail_id),
-        banner=banner_image_id and column(database, banner_image_id))
+        banner=banner_image_id and column(database, banner_image_id),
+    )
     return game_id
 
 
@@ -52,17 +58,20 @@ def point_at_missing_image(database, game_id: uuid.UUID) -> uuid.UUID:
     """Make a slot dangle, as a restore without constraints could (FKs bypassed)."""
     missing = uuid.uuid4()
     if not database.is_postgresql:  # SQLite does not enforce foreign keys here
-        database.execute("UPDATE game_sessions SET banner_image_id = :m WHERE id = :g",
-                         m=missing.hex, g=game_id.hex)
+        database.execute(
+            "UPDATE game_sessions SET banner_image_id = :m WHERE id = :g",
+            m=missing.hex,
+            g=game_id.hex,
+        )
         return missing
     from tests.conftest import ADMIN_URL
 
-    url = psycopg.conninfo.make_conninfo(ADMIN_URL.replace("+psycopg", ""),
-                                         dbname=database.pg.name)
+    url = psycopg.conninfo.make_conninfo(ADMIN_URL.replace("+psycopg", ""), dbname=database.pg.name)
     with psycopg.connect(url, autocommit=True) as admin:
         admin.execute("SET session_replication_role = replica")  # superuser: FKs off
-        admin.execute("UPDATE game_sessions SET banner_image_id = %s WHERE id = %s",
-                      (missing, game_id))
+        admin.execute(
+            "UPDATE game_sessions SET banner_image_id = %s WHERE id = %s", (missing, game_id)
+        )
     return missing
 
 
@@ -85,25 +94,32 @@ def test_verify_reports_drift_repair_fixes_it_and_verify_then_passes(database):
     assert report.returncode == 1, report.stderr
     lines = report.stdout.splitlines()
     assert lines[0] == "FAILED: 4 images, 5 image slots in game_sessions; 4 problem(s):"
-    assert sorted(lines[1:5]) == sorted([
-        f"  count drift  image {drifted}: reference_count 5, referenced by 1 slot(s)",
-        f"  zero count   image {zero}: reference_count 0, referenced by 1 slot(s)",
-        f"  orphan       image {orphan}: reference_count 1, referenced by 0 slot(s)",
-        f"  dangling FK  game {pointing}: banner_image_id -> {dangling}, which does not exist",
-    ])
+    assert sorted(lines[1:5]) == sorted(
+        [
+            f"  count drift  image {drifted}: reference_count 5, referenced by 1 slot(s)",
+            f"  zero count   image {zero}: reference_count 0, referenced by 1 slot(s)",
+            f"  orphan       image {orphan}: reference_count 1, referenced by 0 slot(s)",
+            f"  dangling FK  game {pointing}: banner_image_id -> {dangling}, which does not exist",
+        ]
+    )
     assert shared.hex not in report.stdout.replace("-", "")
 
     repaired = images(database, "repair")
     assert repaired.returncode == 0, repaired.stderr
-    assert repaired.stdout.strip() == ("Repaired: 2 count(s) corrected, 1 orphan(s) deleted, "
-                                       "1 dangling slot(s) cleared")
-    counts = {uuid.UUID(str(row.id)): row.reference_count for row in database.rows(
-        "SELECT id, reference_count FROM game_images")}
+    assert repaired.stdout.strip() == (
+        "Repaired: 2 count(s) corrected, 1 orphan(s) deleted, 1 dangling slot(s) cleared"
+    )
+    counts = {
+        uuid.UUID(str(row.id)): row.reference_count
+        for row in database.rows("SELECT id, reference_count FROM game_images")
+    }
     assert counts == {shared: 2, drifted: 1, zero: 1}
 
     verified = images(database, "verify")
     assert (verified.returncode, verified.stdout.strip()) == (
-        0, "OK: 3 images, 4 image slots in game_sessions; every reference count matches")
+        0,
+        "OK: 3 images, 4 image slots in game_sessions; every reference count matches",
+    )
     again = images(database, "repair")
     assert again.stdout.strip() == "Nothing to repair: every reference count matches"
 

@@ -110,14 +110,15 @@ def enter_maintenance(snapshot: bool = False) -> None:
 
 def image_stats() -> ImageStats:
     """Rows, bytes stored, references, and bytes that deduplication avoids storing."""
-    extra_references = case((GameImage.reference_count > 1, GameImage.reference_count - 1),
-                            else_=0)
-    row = db.session.execute(select(
-        func.count(GameImage.id),
-        func.coalesce(func.sum(GameImage.byte_size), 0),
-        func.coalesce(func.sum(GameImage.reference_count), 0),
-        func.coalesce(func.sum(GameImage.byte_size * extra_references), 0),
-    )).one()
+    extra_references = case((GameImage.reference_count > 1, GameImage.reference_count - 1), else_=0)
+    row = db.session.execute(
+        select(
+            func.count(GameImage.id),
+            func.coalesce(func.sum(GameImage.byte_size), 0),
+            func.coalesce(func.sum(GameImage.reference_count), 0),
+            func.coalesce(func.sum(GameImage.byte_size * extra_references), 0),
+        )
+    ).one()
     return ImageStats(*(int(value) for value in row))
 
 
@@ -182,6 +183,6 @@ def repair_images() -> RepairResult:
 def _lock_out_writers() -> None:
     """Hold off stores and releases (readers go on) so the recount sees a still picture."""
     if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(text(
-            "LOCK TABLE game_sessions, game_images IN SHARE ROW EXCLUSIVE MODE"
-        ))
+        db.session.execute(
+            text("LOCK TABLE game_sessions, game_images IN SHARE ROW EXCLUSIVE MODE")
+        )

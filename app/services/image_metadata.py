@@ -27,8 +27,12 @@ class StrippedImage:
 
 def strip_metadata(data: bytes, mime_type: str) -> StrippedImage:
     """The same image without metadata; UnsupportedImage if its structure is broken."""
-    walkers = {"image/png": _strip_png, "image/jpeg": _strip_jpeg,
-               "image/gif": _strip_gif, "image/webp": _strip_webp}
+    walkers = {
+        "image/png": _strip_png,
+        "image/jpeg": _strip_jpeg,
+        "image/gif": _strip_gif,
+        "image/webp": _strip_webp,
+    }
     try:
         return walkers[mime_type](memoryview(data))
     except (IndexError, struct.error) as e:
@@ -48,15 +52,31 @@ def _need(data: memoryview, end: int) -> None:
 
 # PNG: critical chunks, colour and transparency, and APNG animation control.
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-PNG_KEPT = {b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"gAMA", b"cHRM", b"sRGB",
-            b"iCCP", b"sBIT", b"cICP", b"mDCV", b"cLLI", b"acTL", b"fcTL", b"fdAT"}
+PNG_KEPT = {
+    b"IHDR",
+    b"PLTE",
+    b"IDAT",
+    b"IEND",
+    b"tRNS",
+    b"gAMA",
+    b"cHRM",
+    b"sRGB",
+    b"iCCP",
+    b"sBIT",
+    b"cICP",
+    b"mDCV",
+    b"cLLI",
+    b"acTL",
+    b"fcTL",
+    b"fdAT",
+}
 
 
 def _strip_png(data: memoryview) -> StrippedImage:
     parts, exif, pos = [data[:8]], None, 8
     while True:
         _need(data, pos + 12)
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
         end = pos + 12 + length
         _need(data, end)
         if pos == 8 and kind != b"IHDR":
@@ -64,7 +84,7 @@ def _strip_png(data: memoryview) -> StrippedImage:
         if kind in PNG_KEPT:
             parts.append(data[pos:end])
         elif kind == b"eXIf":
-            exif = bytes(data[pos + 8:end - 4])
+            exif = bytes(data[pos + 8 : end - 4])
         pos = end
         if kind == b"IEND":
             break
@@ -100,7 +120,7 @@ def check_png_pixel_data(data: bytes) -> None:
 
 def _check_rows(block: bytes, seen: int, stride: int) -> int:
     """Check the filter bytes of the rows starting in ``block``; return the bytes seen."""
-    filters = block[(-seen) % stride::stride]
+    filters = block[(-seen) % stride :: stride]
     if filters and max(filters) > 4:
         raise UnsupportedImage(TRUNCATED)
     return seen + len(block)
@@ -109,15 +129,14 @@ def _check_rows(block: bytes, seen: int, stride: int) -> int:
 def _png_chunks(data: memoryview, wanted: bytes):
     pos = 8
     while pos + 8 <= len(data):
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
         if kind == wanted:
-            yield data[pos + 8:pos + 8 + length]
+            yield data[pos + 8 : pos + 8 + length]
         pos += 12 + length
 
 
 # JPEG: drop APPn segments but JFIF (APP0), ICC profiles (APP2) and Adobe colour (APP14).
-JPEG_KEPT_APP = {0xE0: (b"JFIF\x00",), 0xE2: (b"ICC_PROFILE\x00",),
-                 0xEE: (b"Adobe",)}
+JPEG_KEPT_APP = {0xE0: (b"JFIF\x00",), 0xE2: (b"ICC_PROFILE\x00",), 0xEE: (b"Adobe",)}
 JPEG_STANDALONE = {0x01, *range(0xD0, 0xD8)}
 # Inside entropy-coded data, 0xFF is followed by 0x00 (stuffing) or a restart marker.
 JPEG_NEXT_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7]")
@@ -135,19 +154,19 @@ def _strip_jpeg(data: memoryview) -> StrippedImage:
             pos += 1
             continue
         if marker == 0xD9:
-            parts.append(data[pos:pos + 2])
+            parts.append(data[pos : pos + 2])
             pos += 2
             break
         if marker in JPEG_STANDALONE:
-            parts.append(data[pos:pos + 2])
+            parts.append(data[pos : pos + 2])
             pos += 2
             continue
         _need(data, pos + 4)
-        end = pos + 2 + struct.unpack(">H", data[pos + 2:pos + 4])[0]
+        end = pos + 2 + struct.unpack(">H", data[pos + 2 : pos + 4])[0]
         _need(data, end)
-        payload = bytes(data[pos + 4:min(end, pos + 18)])
+        payload = bytes(data[pos + 4 : min(end, pos + 18)])
         if marker == 0xE1 and payload.startswith(EXIF_HEADER) and exif is None:
-            exif = bytes(data[pos + 10:end])
+            exif = bytes(data[pos + 10 : end])
         if _keep_jpeg_segment(marker, payload):
             parts.append(data[pos:end])
         pos = end
@@ -195,13 +214,13 @@ def _strip_gif(data: memoryview) -> StrippedImage:
             parts.append(data[start:pos])
         elif data[pos] == 0x21:
             pos = _skip_sub_blocks(data, pos + 2)
-            if _keep_gif_extension(data[start + 1], data[start + 2:start + 14]):
+            if _keep_gif_extension(data[start + 1], data[start + 2 : start + 14]):
                 parts.append(data[start:pos])
         else:
             raise UnsupportedImage(TRUNCATED)
     # Some encoders omit the trailer after a complete last block: it is added back.
     parts.append(b"\x3b")
-    _refuse_trailing(data[pos + 1:])
+    _refuse_trailing(data[pos + 1 :])
     return StrippedImage(b"".join(parts))
 
 
@@ -236,12 +255,12 @@ def _strip_webp(data: memoryview) -> StrippedImage:
     _need(data, riff_end)
     parts, exif, pos = [], None, 12
     while pos + 8 <= riff_end:
-        kind, size = struct.unpack("<4sI", data[pos:pos + 8])
+        kind, size = struct.unpack("<4sI", data[pos : pos + 8])
         end = pos + 8 + size
         if end > riff_end:
             raise UnsupportedImage(TRUNCATED)
         if kind == b"EXIF":
-            exif = bytes(data[pos + 8:end])
+            exif = bytes(data[pos + 8 : end])
         elif kind in WEBP_KEPT:
             parts.append(_webp_chunk(data[pos:end], kind, size))
         pos = end + (size & 1)

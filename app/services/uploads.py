@@ -34,14 +34,23 @@ MAGIC_NUMBERS = [
     (b"GIF87a", "image/gif"),
     (b"GIF89a", "image/gif"),
 ]
-PILLOW_FORMATS = {"image/png": "PNG", "image/jpeg": "JPEG", "image/gif": "GIF",
-                  "image/webp": "WEBP"}
+PILLOW_FORMATS = {
+    "image/png": "PNG",
+    "image/jpeg": "JPEG",
+    "image/gif": "GIF",
+    "image/webp": "WEBP",
+}
 SAVE_OPTIONS = {"PNG": {}, "JPEG": {"quality": 90}, "GIF": {}, "WEBP": {"quality": 90}}
 # EXIF orientation -> the transpose that shows the picture upright (as ImageOps.exif_transpose).
-UPRIGHT = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
-           4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE,
-           6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
-           8: Image.Transpose.ROTATE_90}
+UPRIGHT = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 
 UNSUPPORTED = "Unsupported image: only PNG, JPEG, GIF and WebP are accepted"
 EMPTY = "Unsupported image: the file is empty"
@@ -126,8 +135,10 @@ def _check_pixel_data(image: Image.Image, data: bytes) -> None:
     if image.format == "JPEG":
         image.draft(image.mode, (max(1, image.width // 8), max(1, image.height // 8)))
         image.load()
-    elif image.format == "PNG" and not image.info.get("interlace") and not getattr(
-        image, "is_animated", False
+    elif (
+        image.format == "PNG"
+        and not image.info.get("interlace")
+        and not getattr(image, "is_animated", False)
     ):
         check_png_pixel_data(data)
     else:
@@ -175,8 +186,12 @@ def _reencode(image: Image.Image, orientation: int) -> bytes:
     if icc_profile := image.info.get("icc_profile"):
         options["icc_profile"] = icc_profile
     if len(frames) > 1:
-        options |= {"save_all": True, "append_images": frames[1:], "duration": durations,
-                    "loop": image.info.get("loop", 0)}
+        options |= {
+            "save_all": True,
+            "append_images": frames[1:],
+            "duration": durations,
+            "loop": image.info.get("loop", 0),
+        }
     output = BytesIO()
     frames[0].save(output, format=image.format, **options)
     return output.getvalue()

@@ -52,9 +52,11 @@ CASES: dict[str, tuple[Callable[[], bytes], Rejected | Accepted]] = {}
 
 def case(filename: str, outcome: Rejected | Accepted):
     """Register the decorated builder as the corpus file ``filename``."""
+
     def register(build: Callable[[], bytes]) -> Callable[[], bytes]:
         CASES[filename] = (build, outcome)
         return build
+
     return register
 
 
@@ -69,6 +71,7 @@ def write_corpus(directory: Path = UPLOADS_DIR) -> Path:
 
 
 # Builders -------------------------------------------------------------------------------
+
 
 def encode(image: Image.Image, fmt: str, **options) -> bytes:
     buffer = io.BytesIO()
@@ -89,13 +92,19 @@ def leaky_exif(orientation: int = 1) -> bytes:
     return exif.tobytes()
 
 
-XMP = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF><rdf:Description '
-       b'note="secret-xmp-marker"/></rdf:RDF></x:xmpmeta>')
+XMP = (
+    b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF><rdf:Description '
+    b'note="secret-xmp-marker"/></rdf:RDF></x:xmpmeta>'
+)
 
 
 def png_chunk(kind: bytes, payload: bytes) -> bytes:
-    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(
-        ">I", zlib.crc32(kind + payload))
+    return (
+        struct.pack(">I", len(payload))
+        + kind
+        + payload
+        + struct.pack(">I", zlib.crc32(kind + payload))
+    )
 
 
 def png_before_iend(png: bytes, *chunks: bytes) -> bytes:
@@ -103,8 +112,9 @@ def png_before_iend(png: bytes, *chunks: bytes) -> bytes:
 
 
 def jpeg_after_soi(jpeg: bytes, *segments: tuple[int, bytes]) -> bytes:
-    encoded = b"".join(bytes([0xFF, marker]) + struct.pack(">H", len(body) + 2) + body
-                       for marker, body in segments)
+    encoded = b"".join(
+        bytes([0xFF, marker]) + struct.pack(">H", len(body) + 2) + body for marker, body in segments
+    )
     return jpeg[:2] + encoded + jpeg[2:]
 
 
@@ -128,46 +138,58 @@ def animated_gif(size, frames: int) -> bytes:
     images = [Image.new("P", size, index % 2) for index in range(frames)]
     for image in images:
         image.putpalette([255, 0, 0, 0, 0, 255])
-    return encode(images[0], "GIF", save_all=True, append_images=images[1:], duration=40,
-                  loop=0, optimize=False)
+    return encode(
+        images[0],
+        "GIF",
+        save_all=True,
+        append_images=images[1:],
+        duration=40,
+        loop=0,
+        optimize=False,
+    )
 
 
 # Refused: not an image, or not one of the four types ---------------------------------
 
 case("empty.png", Rejected(415, EMPTY))(lambda: b"")
 case("script.svg", Rejected(415, UNSUPPORTED))(
-    lambda: b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>')
+    lambda: b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>'
+)
 case("prolog.svg", Rejected(415, UNSUPPORTED))(
-    lambda: b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg"><script>'
-            b"alert(1)</script></svg>")
+    lambda: (
+        b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg"><script>'
+        b"alert(1)</script></svg>"
+    )
+)
 case("page.html", Rejected(415, UNSUPPORTED))(
-    lambda: b"<!DOCTYPE html><html><script>alert(1)</script></html>")
+    lambda: b"<!DOCTYPE html><html><script>alert(1)</script></html>"
+)
 case("text-named.png", Rejected(415, UNSUPPORTED))(lambda: b"just some text, honest")
 case("document.pdf", Rejected(415, UNSUPPORTED))(
-    lambda: b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n")
+    lambda: b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+)
 case("sound.wav", Rejected(415, UNSUPPORTED))(lambda: b"RIFF\x24\x00\x00\x00WAVEfmt " + b"\0" * 32)
 case("bitmap.bmp", Rejected(415, UNSUPPORTED))(lambda: encode(picture(), "BMP"))
 case("scan.tiff", Rejected(415, UNSUPPORTED))(lambda: encode(picture(), "TIFF"))
 case("favicon.ico", Rejected(415, UNSUPPORTED))(lambda: encode(picture(), "ICO"))
 case("phone.heic", Rejected(415, UNSUPPORTED))(
-    lambda: b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\0" * 64)
+    lambda: b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\0" * 64
+)
 case("image.zip", Rejected(415, UNSUPPORTED))(zip_archive)
 
 # Refused: cut short or broken ------------------------------------------------------------
 
-case("truncated.png", Rejected(415, TRUNCATED))(
-    lambda: encode(picture((300, 200)), "PNG")[:-400])
-case("truncated.jpg", Rejected(415, TRUNCATED))(
-    lambda: encode(picture((300, 200)), "JPEG")[:-400])
-case("truncated.gif", Rejected(415, TRUNCATED))(
-    lambda: encode(picture((300, 200)), "GIF")[:-400])
-case("truncated.webp", Rejected(415, TRUNCATED))(
-    lambda: encode(picture((300, 200)), "WEBP")[:-400])
+case("truncated.png", Rejected(415, TRUNCATED))(lambda: encode(picture((300, 200)), "PNG")[:-400])
+case("truncated.jpg", Rejected(415, TRUNCATED))(lambda: encode(picture((300, 200)), "JPEG")[:-400])
+case("truncated.gif", Rejected(415, TRUNCATED))(lambda: encode(picture((300, 200)), "GIF")[:-400])
+case("truncated.webp", Rejected(415, TRUNCATED))(lambda: encode(picture((300, 200)), "WEBP")[:-400])
 case("signature-only.png", Rejected(415, TRUNCATED))(lambda: b"\x89PNG\r\n\x1a\n")
 case("jpeg-magic-then-garbage.jpg", Rejected(415, TRUNCATED))(
-    lambda: b"\xff\xd8\xff\xe0" + b"garbage" * 20)
+    lambda: b"\xff\xd8\xff\xe0" + b"garbage" * 20
+)
 case("png-signature-jpeg-body.png", Rejected(415, TRUNCATED))(
-    lambda: b"\x89PNG\r\n\x1a\n" + encode(picture(), "JPEG"))
+    lambda: b"\x89PNG\r\n\x1a\n" + encode(picture(), "JPEG")
+)
 
 
 @case("corrupt-deflate.png", Rejected(415, TRUNCATED))
@@ -179,34 +201,43 @@ def _corrupt_deflate() -> bytes:
     return b"\x89PNG\r\n\x1a\n" + ihdr + png_chunk(b"IDAT", broken) + png_chunk(b"IEND", b"")
 
 
-
-
 def png_of_rows(width: int, rows: bytes, height: int, interlace: int = 0) -> bytes:
     """A grey PNG whose raw (filtered) pixel stream is exactly ``rows``."""
     ihdr = png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, interlace))
-    return (b"\x89PNG\r\n\x1a\n" + ihdr + png_chunk(b"IDAT", zlib.compress(rows))
-            + png_chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + ihdr
+        + png_chunk(b"IDAT", zlib.compress(rows))
+        + png_chunk(b"IEND", b"")
+    )
 
 
 case("unknown-filter-type.png", Rejected(415, TRUNCATED))(
-    lambda: png_of_rows(4, (b"\x00" + b"\x80" * 4) * 3 + b"\x05" + b"\x80" * 4, 4))
+    lambda: png_of_rows(4, (b"\x00" + b"\x80" * 4) * 3 + b"\x05" + b"\x80" * 4, 4)
+)
 case("short-pixel-stream.png", Rejected(415, TRUNCATED))(
-    lambda: png_of_rows(4, (b"\x00" + b"\x80" * 4) * 3, 4))
+    lambda: png_of_rows(4, (b"\x00" + b"\x80" * 4) * 3, 4)
+)
 case("extra-pixel-data.png", Rejected(415, TRUNCATED))(
-    lambda: png_of_rows(4, (b"\x00" + b"\x80" * 4) * 5, 4))
+    lambda: png_of_rows(4, (b"\x00" + b"\x80" * 4) * 5, 4)
+)
 case("gif-without-image.gif", Rejected(415, TRUNCATED))(
-    lambda: b"GIF89a\x10\x00\x10\x00\x00\x00\x00\x3b")
+    lambda: b"GIF89a\x10\x00\x10\x00\x00\x00\x00\x3b"
+)
 
 # Refused: polyglots (an image that is also something else) -------------------------------
 
 case("png-then-html.png", Rejected(415, TRAILING))(
-    lambda: encode(picture(), "PNG") + b"<html><script>alert(1)</script></html>")
+    lambda: encode(picture(), "PNG") + b"<html><script>alert(1)</script></html>"
+)
 case("png-then-zip.png", Rejected(415, TRAILING))(lambda: encode(picture(), "PNG") + zip_archive())
 case("jpeg-then-jar.jpg", Rejected(415, TRAILING))(
-    lambda: encode(picture(), "JPEG") + zip_archive())
+    lambda: encode(picture(), "JPEG") + zip_archive()
+)
 case("gif-then-jar.gif", Rejected(415, TRAILING))(lambda: encode(picture(), "GIF") + zip_archive())
 case("webp-then-html.webp", Rejected(415, TRAILING))(
-    lambda: encode(picture(), "WEBP") + b"<html><script>alert(1)</script></html>")
+    lambda: encode(picture(), "WEBP") + b"<html><script>alert(1)</script></html>"
+)
 
 # Refused: decompression bombs and endless animations -------------------------------------
 
@@ -220,7 +251,8 @@ def _header_bomb() -> bytes:
 
 
 case("deflate-bomb.png", Rejected(415, TOO_MANY_PIXELS))(
-    lambda: encode(Image.new("1", (10000, 8000)), "PNG"))  # 80 MP in a few kB
+    lambda: encode(Image.new("1", (10000, 8000)), "PNG")
+)  # 80 MP in a few kB
 
 
 @case("screen-bomb.gif", Rejected(415, TOO_MANY_PIXELS))
@@ -234,7 +266,7 @@ def _screen_bomb() -> bytes:
 def _jpeg_bomb() -> bytes:
     jpeg = bytearray(encode(picture((8, 8)), "JPEG"))
     sof = jpeg.index(b"\xff\xc0")
-    jpeg[sof + 5:sof + 9] = struct.pack(">HH", 60000, 60000)
+    jpeg[sof + 5 : sof + 9] = struct.pack(">HH", 60000, 60000)
     return bytes(jpeg)
 
 
@@ -243,8 +275,9 @@ def _webp_bomb() -> bytes:
     webp = bytearray(encode(picture((8, 8)), "WEBP", lossless=True))
     vp8l = webp.index(b"VP8L") + 8
     bits = (16383) | (16383 << 14)  # 16384 x 16384, width-1 and height-1 in 14 bits each
-    webp[vp8l + 1:vp8l + 5] = struct.pack("<I", bits | (int.from_bytes(
-        webp[vp8l + 1:vp8l + 5], "little") & 0xF0000000))
+    webp[vp8l + 1 : vp8l + 5] = struct.pack(
+        "<I", bits | (int.from_bytes(webp[vp8l + 1 : vp8l + 5], "little") & 0xF0000000)
+    )
     return bytes(webp)
 
 
@@ -256,16 +289,18 @@ case("5-mib-plus-one-byte.png", Rejected(413, TOO_LARGE))(lambda: png_of_exact_s
 
 # Accepted: stored sanitised, in the type the bytes really are ----------------------------
 
-case("exactly-5-mib.png", Accepted("image/png", (1296, 1296)))(
-    lambda: png_of_exact_size(5 * MIB))
-case("jpeg-claimed-png.png", Accepted("image/jpeg", (64, 48)))(
-    lambda: encode(picture(), "JPEG"))
+case("exactly-5-mib.png", Accepted("image/png", (1296, 1296)))(lambda: png_of_exact_size(5 * MIB))
+case("jpeg-claimed-png.png", Accepted("image/jpeg", (64, 48)))(lambda: encode(picture(), "JPEG"))
 case("gps-exif.jpg", Accepted("image/jpeg", (64, 48)))(
-    lambda: jpeg_after_soi(encode(picture(), "JPEG", exif=leaky_exif()),
-                           (0xE1, b"http://ns.adobe.com/xap/1.0/\x00" + XMP),
-                           (0xFE, b"secret-comment <script>")))
+    lambda: jpeg_after_soi(
+        encode(picture(), "JPEG", exif=leaky_exif()),
+        (0xE1, b"http://ns.adobe.com/xap/1.0/\x00" + XMP),
+        (0xFE, b"secret-comment <script>"),
+    )
+)
 case("gps-exif.png", Accepted("image/png", (64, 48)))(
-    lambda: encode(picture(), "PNG", exif=leaky_exif()))
+    lambda: encode(picture(), "PNG", exif=leaky_exif())
+)
 
 
 @case("text-chunks.png", Accepted("image/png", (64, 48)))
@@ -278,7 +313,8 @@ def _text_chunks() -> bytes:
 
 
 case("exif-xmp.webp", Accepted("image/webp", (64, 48)))(
-    lambda: encode(picture(), "WEBP", exif=leaky_exif(), xmp=XMP, quality=90))
+    lambda: encode(picture(), "WEBP", exif=leaky_exif(), xmp=XMP, quality=90)
+)
 
 
 @case("comment-xmp.gif", Accepted("image/gif", (64, 48)))
@@ -289,38 +325,58 @@ def _gif_comment_xmp() -> bytes:
 
 
 case("wide-6000px.png", Accepted("image/png", (4096, 273), lossless=False))(
-    lambda: encode(picture((6000, 400)), "PNG"))
+    lambda: encode(picture((6000, 400)), "PNG")
+)
 case("tall-5000px.jpg", Accepted("image/jpeg", (328, 4096), lossless=False))(
-    lambda: encode(picture((400, 5000)), "JPEG", exif=leaky_exif()))
+    lambda: encode(picture((400, 5000)), "JPEG", exif=leaky_exif())
+)
 case("wide-animated-5000px.gif", Accepted("image/gif", (4096, 41), frames=3, lossless=False))(
-    lambda: animated_gif((5000, 50), 3))
+    lambda: animated_gif((5000, 50), 3)
+)
 case("rotated-exif-orientation-6.jpg", Accepted("image/jpeg", (48, 64), lossless=False))(
-    lambda: encode(picture(), "JPEG", exif=leaky_exif(orientation=6)))
-case("animated.gif", Accepted("image/gif", (16, 16), frames=5))(
-    lambda: animated_gif((16, 16), 5))
+    lambda: encode(picture(), "JPEG", exif=leaky_exif(orientation=6))
+)
+case("animated.gif", Accepted("image/gif", (16, 16), frames=5))(lambda: animated_gif((16, 16), 5))
 case("animated.webp", Accepted("image/webp", (16, 16), frames=3))(
-    lambda: encode(Image.new("RGB", (16, 16), "red"), "WEBP", save_all=True, lossless=True,
-                   append_images=[Image.new("RGB", (16, 16), c) for c in ("blue", "green")]))
+    lambda: encode(
+        Image.new("RGB", (16, 16), "red"),
+        "WEBP",
+        save_all=True,
+        lossless=True,
+        append_images=[Image.new("RGB", (16, 16), c) for c in ("blue", "green")],
+    )
+)
 case("animated.png", Accepted("image/png", (16, 16), frames=3))(
-    lambda: encode(Image.new("RGB", (16, 16), "red"), "PNG", save_all=True,
-                   append_images=[Image.new("RGB", (16, 16), c) for c in ("blue", "green")]))
+    lambda: encode(
+        Image.new("RGB", (16, 16), "red"),
+        "PNG",
+        save_all=True,
+        append_images=[Image.new("RGB", (16, 16), c) for c in ("blue", "green")],
+    )
+)
 case("progressive.jpg", Accepted("image/jpeg", (300, 200)))(
-    lambda: encode(picture((300, 200)), "JPEG", progressive=True, exif=leaky_exif()))
+    lambda: encode(picture((300, 200)), "JPEG", progressive=True, exif=leaky_exif())
+)
 case("with-gain-map.jpg", Accepted("image/jpeg", (64, 48)))(
-    lambda: encode(picture(), "JPEG") + encode(picture((32, 24)), "JPEG"))
+    lambda: encode(picture(), "JPEG") + encode(picture((32, 24)), "JPEG")
+)
 case("interlaced.png", Accepted("image/png", (1, 1)))(
-    lambda: png_of_rows(1, b"\x00\x80", 1, interlace=1))
+    lambda: png_of_rows(1, b"\x00\x80", 1, interlace=1)
+)
 case("16-bit-grey.png", Accepted("image/png", (64, 48)))(
-    lambda: encode(picture().convert("I").point(lambda v: v * 256).convert("I;16"), "PNG"))
-case("palette.png", Accepted("image/png", (64, 48)))(
-    lambda: encode(picture().convert("P"), "PNG"))
+    lambda: encode(picture().convert("I").point(lambda v: v * 256).convert("I;16"), "PNG")
+)
+case("palette.png", Accepted("image/png", (64, 48)))(lambda: encode(picture().convert("P"), "PNG"))
 case("grey-alpha.png", Accepted("image/png", (64, 48)))(
-    lambda: encode(picture().convert("LA"), "PNG"))
+    lambda: encode(picture().convert("LA"), "PNG")
+)
 case("1-bit.png", Accepted("image/png", (64, 48)))(lambda: encode(picture().convert("1"), "PNG"))
 case("cmyk.jpg", Accepted("image/jpeg", (64, 48)))(
-    lambda: encode(picture().convert("CMYK"), "JPEG"))
+    lambda: encode(picture().convert("CMYK"), "JPEG")
+)
 case("zero-padded.png", Accepted("image/png", (64, 48)))(
-    lambda: encode(picture(), "PNG") + b"\x00" * 64)
+    lambda: encode(picture(), "PNG") + b"\x00" * 64
+)
 
 
 if __name__ == "__main__":

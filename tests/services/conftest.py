@@ -54,11 +54,18 @@ def add_game(host: Host, thumbnail_id=None, banner_image_id=None) -> uuid.UUID:
     """Insert a game referencing these images through db.session (not committed)."""
     _enter_guild(host)
     game_id = uuid.uuid4()
-    db.session.execute(insert(GameSession).values(
-        id=game_id, guild_id=host.guild_id, host_id=host.user_id, title="Game night",
-        scheduled_at=dt.datetime(2030, 1, 1, tzinfo=dt.UTC), status="SCHEDULED",
-        thumbnail_id=thumbnail_id, banner_image_id=banner_image_id,
-    ))
+    db.session.execute(
+        insert(GameSession).values(
+            id=game_id,
+            guild_id=host.guild_id,
+            host_id=host.user_id,
+            title="Game night",
+            scheduled_at=dt.datetime(2030, 1, 1, tzinfo=dt.UTC),
+            status="SCHEDULED",
+            thumbnail_id=thumbnail_id,
+            banner_image_id=banner_image_id,
+        )
+    )
     return game_id
 
 
@@ -66,7 +73,8 @@ def remove_game(host: Host, game_id: uuid.UUID) -> list[uuid.UUID | None]:
     """Delete a game through db.session (not committed); return its two image ids."""
     _enter_guild(host)
     row = db.session.execute(
-        delete(GameSession).where(GameSession.id == game_id)
+        delete(GameSession)
+        .where(GameSession.id == game_id)
         .returning(GameSession.thumbnail_id, GameSession.banner_image_id)
     ).one()
     return list(row)

@@ -67,6 +67,7 @@ def in_own_transaction(app, work, start_line: threading.Barrier | None = None):
 
 # Seed behaviours -------------------------------------------------------------------------
 
+
 @pytest.mark.sqlite_too
 def test_new_image_gets_one_reference_and_the_sha256_of_its_bytes(app, database):
     image_id = store_image(RED, "image/png")
@@ -92,7 +93,8 @@ def test_different_images_get_different_rows(app, database):
     assert store_image(RED, "image/png") != store_image(BLUE, "image/png")
     db.session.commit()
     assert sorted(row.content_hash for row in image_rows(database)) == sorted(
-        hashlib.sha256(data).hexdigest() for data in (RED, BLUE))
+        hashlib.sha256(data).hexdigest() for data in (RED, BLUE)
+    )
 
 
 @pytest.mark.sqlite_too
@@ -167,6 +169,7 @@ def test_metadata_queries_never_load_the_image_bytes(app, database):
 
 # Real concurrency (PostgreSQL) -----------------------------------------------------------
 
+
 def test_simultaneous_first_stores_of_the_same_bytes_make_one_row_counting_each(app, database):
     start_line = threading.Barrier(THREADS, timeout=30)
     new_bytes = encode(picture((40, 40)), "PNG")
@@ -175,17 +178,14 @@ def test_simultaneous_first_stores_of_the_same_bytes_make_one_row_counting_each(
         return store_image(new_bytes, "image/png")
 
     with ThreadPoolExecutor(THREADS) as pool:
-        futures = [pool.submit(in_own_transaction, app, store, start_line)
-                   for _ in range(THREADS)]
+        futures = [pool.submit(in_own_transaction, app, store, start_line) for _ in range(THREADS)]
         ids = {future.result() for future in futures}  # re-raises any thread's exception
     [row] = image_rows(database)
     assert ids == {as_uuid(row.id)}
     assert row.reference_count == THREADS
 
 
-def test_interleaved_stores_and_releases_keep_the_invariant_after_every_commit(
-    app, database, host
-):
+def test_interleaved_stores_and_releases_keep_the_invariant_after_every_commit(app, database, host):
     contents = [RED, BLUE]
     checker = create_engine(database.pg.owner_url, pool_size=THREADS, max_overflow=0)
     start_line = threading.Barrier(THREADS, timeout=30)
@@ -216,8 +216,10 @@ def test_interleaved_stores_and_releases_keep_the_invariant_after_every_commit(
 
     try:
         with ThreadPoolExecutor(THREADS) as pool:
-            futures = [pool.submit(in_own_transaction, app, lambda s=seed: play(s), start_line)
-                       for seed in range(THREADS)]
+            futures = [
+                pool.submit(in_own_transaction, app, lambda s=seed: play(s), start_line)
+                for seed in range(THREADS)
+            ]
             for future in futures:
                 future.result()
     finally:
@@ -255,6 +257,7 @@ def test_release_to_zero_racing_a_new_store_of_the_same_bytes_keeps_the_invarian
             first_done.set()
             assert second_blocked.wait(10), "the second transaction never waited for the first"
             return result
+
         return in_own_transaction(app, step)
 
     def run_second(work):
@@ -262,6 +265,7 @@ def test_release_to_zero_racing_a_new_store_of_the_same_bytes_keeps_the_invarian
             second_pid.append(db.session.scalar(text("SELECT pg_backend_pid()")))
             first_done.wait(10)
             return work()
+
         return in_own_transaction(app, step)
 
     works = {"release": release_last, "store": store_again}
@@ -282,8 +286,10 @@ def test_release_to_zero_racing_a_new_store_of_the_same_bytes_keeps_the_invarian
     assert breaks == []
     [row] = image_rows(database)
     assert row.reference_count == 1  # the new game's reference, on a live row
-    assert database.scalar("SELECT count(*) FROM game_sessions WHERE thumbnail_id = :id",
-                           id=row.id) == 1
+    assert (
+        database.scalar("SELECT count(*) FROM game_sessions WHERE thumbnail_id = :id", id=row.id)
+        == 1
+    )
 
 
 # Property: any sequence of game changes keeps the invariant ------------------------------
@@ -306,8 +312,10 @@ class ImageLifecycle(RuleBasedStateMachine):
 
     @rule(target=games, thumbnail=st.none() | content_indexes, banner=st.none() | content_indexes)
     def schedule(self, thumbnail, banner):
-        ids = [None if index is None else store_image(CONTENTS[index], "image/png")
-               for index in (thumbnail, banner)]
+        ids = [
+            None if index is None else store_image(CONTENTS[index], "image/png")
+            for index in (thumbnail, banner)
+        ]
         game = add_game(self.host, *ids)
         db.session.commit()
         self.slots[game] = [thumbnail, banner]
@@ -315,8 +323,11 @@ class ImageLifecycle(RuleBasedStateMachine):
 
     @rule(target=games, source=games)
     def clone(self, source):
-        ids = db.session.execute(select(GameSession.thumbnail_id, GameSession.banner_image_id)
-                                 .where(GameSession.id == source)).one()
+        ids = db.session.execute(
+            select(GameSession.thumbnail_id, GameSession.banner_image_id).where(
+                GameSession.id == source
+            )
+        ).one()
         for image_id in ids:
             if image_id is not None:
                 acquire_image(image_id)
@@ -329,11 +340,15 @@ class ImageLifecycle(RuleBasedStateMachine):
     def replace_thumbnail(self, game, thumbnail):
         # Store the new image before releasing the old: the same bytes keep their row.
         new_id = None if thumbnail is None else store_image(CONTENTS[thumbnail], "image/png")
-        old_id = db.session.scalar(select(GameSession.thumbnail_id)
-                                   .where(GameSession.id == game).with_for_update())
-        db.session.execute(update(GameSession).where(GameSession.id == game)
-                           .values(thumbnail_id=new_id)
-                           .execution_options(synchronize_session=False))
+        old_id = db.session.scalar(
+            select(GameSession.thumbnail_id).where(GameSession.id == game).with_for_update()
+        )
+        db.session.execute(
+            update(GameSession)
+            .where(GameSession.id == game)
+            .values(thumbnail_id=new_id)
+            .execution_options(synchronize_session=False)
+        )
         release_image(old_id)
         db.session.commit()
         self.slots[game][0] = thumbnail
@@ -349,10 +364,12 @@ class ImageLifecycle(RuleBasedStateMachine):
     def counts_equal_slots(self):
         with self.database.engine.connect() as connection:
             assert invariant_breaks(connection) == []
-        expected = Counter(index for slots in self.slots.values() for index in slots
-                           if index is not None)
+        expected = Counter(
+            index for slots in self.slots.values() for index in slots if index is not None
+        )
         assert {row.content_hash: row.reference_count for row in image_rows(self.database)} == {
-            hashlib.sha256(CONTENTS[index]).hexdigest(): n for index, n in expected.items()}
+            hashlib.sha256(CONTENTS[index]).hexdigest(): n for index, n in expected.items()
+        }
 
     def teardown(self):
         db.session.rollback()
@@ -362,6 +379,10 @@ class ImageLifecycle(RuleBasedStateMachine):
 def test_random_store_acquire_release_sequences_keep_the_invariant(app, database, host):
     run_state_machine_as_test(
         lambda: ImageLifecycle(database, host),
-        settings=settings(max_examples=25, stateful_step_count=12, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow]),
+        settings=settings(
+            max_examples=25,
+            stateful_step_count=12,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow],
+        ),
     )

@@ -14,8 +14,16 @@ from app.services.images import store_image
 from app.services.uploads import sanitise_upload
 from tests.data.upload_corpus import CASES, SECRETS, Accepted, encode, picture, write_corpus
 
-METADATA_MARKERS = (b"Exif\x00\x00", b"eXIf", b"tEXt", b"iTXt", b"zTXt", b"XMP DataXMP",
-                    b"http://ns.adobe.com/xap/1.0/", *SECRETS)
+METADATA_MARKERS = (
+    b"Exif\x00\x00",
+    b"eXIf",
+    b"tEXt",
+    b"iTXt",
+    b"zTXt",
+    b"XMP DataXMP",
+    b"http://ns.adobe.com/xap/1.0/",
+    *SECRETS,
+)
 REJECTED = sorted(name for name, (_, outcome) in CASES.items() if not isinstance(outcome, Accepted))
 ACCEPTED = sorted(name for name, (_, outcome) in CASES.items() if isinstance(outcome, Accepted))
 # As in production (app.services.uploads sets it), where pytest's own filters do not apply.
@@ -43,7 +51,9 @@ def test_bad_file_is_refused_with_its_status_and_message(corpus, filename):
     with pytest.raises(ServiceError) as refused:
         sanitise_upload((corpus / filename).read_bytes())
     assert (STATUS_BY_ERROR[type(refused.value)], refused.value.message) == (
-        expected.status, expected.message)
+        expected.status,
+        expected.message,
+    )
 
 
 @pytest.mark.parametrize("filename", ACCEPTED)
@@ -53,7 +63,10 @@ def test_accepted_file_is_stored_sanitised_in_its_real_type(corpus, filename):
     stored = sanitise_upload(original)
     frames = frames_of(stored.data)
     assert (stored.mime_type, frames[0].size, len(frames)) == (
-        expected.mime_type, expected.size, expected.frames)
+        expected.mime_type,
+        expected.size,
+        expected.frames,
+    )
     assert [m for m in METADATA_MARKERS if m in stored.data] == []
     assert not Image.open(io.BytesIO(stored.data)).getexif()
     if expected.lossless:
@@ -66,8 +79,9 @@ def test_rejected_files_leave_game_images_unchanged_and_accepted_ones_are_stored
     app, database, corpus
 ):
     def snapshot():
-        return database.rows("SELECT id, content_hash, reference_count FROM game_images "
-                             "ORDER BY content_hash")
+        return database.rows(
+            "SELECT id, content_hash, reference_count FROM game_images ORDER BY content_hash"
+        )
 
     for filename in sorted(CASES):
         before = snapshot()
@@ -79,8 +93,9 @@ def test_rejected_files_leave_game_images_unchanged_and_accepted_ones_are_stored
             db.session.rollback()
             assert filename in REJECTED
             assert snapshot() == before, filename
-    rows = database.rows("SELECT content_hash, mime_type, byte_size, reference_count, "
-                         "image_data FROM game_images")
+    rows = database.rows(
+        "SELECT content_hash, mime_type, byte_size, reference_count, image_data FROM game_images"
+    )
     # Files that differ only in metadata (gps-exif.png, text-chunks.png) share one row.
     expected = Counter()
     for name in ACCEPTED:
@@ -96,7 +111,7 @@ def test_rejected_files_leave_game_images_unchanged_and_accepted_ones_are_stored
 def test_gps_exif_is_removed_from_a_jpeg_without_re_encoding_it(corpus):
     original = (corpus / "gps-exif.jpg").read_bytes()
     stored = sanitise_upload(original).data
-    scan = original[original.index(b"\xff\xda"):]
+    scan = original[original.index(b"\xff\xda") :]
     assert stored.endswith(scan)  # the compressed pixels, byte for byte
     assert Image.open(io.BytesIO(stored)).getexif().get_ifd(0x8825) == {}
 
