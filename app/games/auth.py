@@ -19,12 +19,15 @@ def authenticate_request() -> None:
     credentials = request.authorization
     if credentials is None or credentials.type != "bearer" or not credentials.token:
         raise _unauthorized("Missing API token: send Authorization: Bearer <token>", None)
-    user = authenticate_token(credentials.token)
-    if user is None:
-        db.session.rollback()
-        raise _unauthorized("Invalid or revoked API token", "invalid_token")
-    g.user_id = user.id
-    set_guild_context(db.session(), guild_ids_of(user))
+    # The last_used_at stamp stays pending until the request's own work flushes it, so the
+    # token's row is not locked while uploads are being sanitised.
+    with db.session.no_autoflush:
+        user = authenticate_token(credentials.token)
+        if user is None:
+            db.session.rollback()
+            raise _unauthorized("Invalid or revoked API token", "invalid_token")
+        g.user_id = user.id
+        set_guild_context(db.session(), guild_ids_of(user))
 
 
 def current_user_id() -> uuid.UUID:
