@@ -12,7 +12,6 @@ FIELD_VALUE_LIMIT = 1024
 FOOTER_LIMIT = 2048
 FIELD_COUNT_LIMIT = 25
 TOTAL_LIMIT = 6000
-CONTENT_LIMIT = 2000
 ELLIPSIS = "…"
 
 COLOURS = {
@@ -38,12 +37,16 @@ def clip(text: str, limit: int) -> str:
 def game_message(
     game: GameSession, thumbnail_url: str | None = None, banner_url: str | None = None
 ) -> dict:
-    """The webhook payload announcing the game; it never pings anyone."""
+    """The webhook payload announcing the game.
+
+    The content carries no user text, so a title such as "@everyone" can never ping anyone;
+    mentions inside an embed (the host) never notify.
+    """
     status = GameStatus(game.status)
+    unix = int(_utc(game.scheduled_at).timestamp())
     return {
-        "content": clip(f"{HEADLINES[status]}: **{game.title}**", CONTENT_LIMIT),
+        "content": f"{HEADLINES[status]} for <t:{unix}:F>",
         "embeds": [game_embed(game, thumbnail_url, banner_url)],
-        "allowed_mentions": {"parse": []},
     }
 
 

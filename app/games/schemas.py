@@ -184,4 +184,3 @@ class DiscordMessageSchema(Schema):
 
     content = fields.String()
     embeds = fields.List(fields.Dict())
-    allowed_mentions = fields.Dict()
