@@ -4,7 +4,7 @@ import logging
 from collections.abc import Callable
 from typing import TypeVar
 
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from app.extensions import db
 
@@ -43,4 +43,8 @@ def _retryable(e: DBAPIError) -> bool:
 
 def rollback_unfinished(exception: BaseException | None = None) -> None:
     """At the end of every request: nothing uncommitted survives (no commit on teardown)."""
-    db.session.rollback()
+    try:
+        db.session.rollback()
+    except SQLAlchemyError:
+        # A connection cut mid-request: the answer (a 503) is already made; the pool heals.
+        log.warning("rollback after the request failed", exc_info=True)
