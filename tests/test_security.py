@@ -121,3 +121,10 @@ def test_tokens_appear_nowhere_in_the_database_in_clear(database):
         for row in database.rows(f"SELECT t::text FROM {table} t"))
     assert token not in dump
     assert hashlib.sha256(token.encode()).hexdigest() in dump
+
+
+def test_image_bytes_are_stored_uncompressed_out_of_line(database):
+    """Images are compressed already: PostgreSQL must not spend time trying pglz on them."""
+    storage = database.scalar("SELECT attstorage FROM pg_attribute WHERE attname = 'image_data' "
+                              "AND attrelid = 'game_images'::regclass")
+    assert storage == "e"
