@@ -9,7 +9,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import event, func, select
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import Session, SessionTransaction, scoped_session
 
 GUILD_IDS_KEY = "gamenight.guild_ids"
 MAINTENANCE_KEY = "gamenight.maintenance"
@@ -36,16 +36,23 @@ def _apply_guild_context(
         _apply(connection, _settings(session))
 
 
-def set_guild_context(session: Session, guild_ids: Iterable) -> None:
+def set_guild_context(session: Session | scoped_session, guild_ids: Iterable) -> None:
     """Limit this session's view of game_sessions to these guilds, from now on."""
+    session = _plain(session)
     session.info[GUILD_IDS_KEY] = tuple(guild_ids)
     _reapply(session)
 
 
-def set_maintenance_context(session: Session) -> None:
+def set_maintenance_context(session: Session | scoped_session) -> None:
     """Let the schema owner see every guild's games (operator commands such as images verify)."""
+    session = _plain(session)
     session.info[MAINTENANCE_KEY] = True
     _reapply(session)
+
+
+def _plain(session: Session | scoped_session) -> Session:
+    """Accept ``db.session`` (a scoped_session) as well as the Session it proxies."""
+    return session() if isinstance(session, scoped_session) else session
 
 
 def _reapply(session: Session) -> None:

@@ -1,5 +1,6 @@
 """Users, guilds, memberships and API tokens (only SHA-256 hashes are stored)."""
 
+import datetime as dt
 import hashlib
 import secrets
 
@@ -11,6 +12,9 @@ from app.models.guild import Guild, GuildMember
 from app.models.user import ApiToken, User
 
 TOKEN_PREFIX = "gn_"
+# last_used_at is stamped at most this often: stamping on every request would make all
+# concurrent requests with one token queue on that token's row lock.
+LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
 
 
 def hash_token(token: str) -> str:
@@ -66,8 +70,15 @@ def authenticate_token(token: str) -> User | None:
     )
     if api_token is None:
         return None
-    api_token.last_used_at = utcnow()
+    now, last_used = utcnow(), api_token.last_used_at
+    if last_used is None or now - _aware(last_used) > LAST_USED_RESOLUTION:
+        api_token.last_used_at = now
     return db.session.get(User, api_token.user_id)
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    """SQLite returns naive datetimes; they are stored in UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 def guild_ids_of(user: User) -> list:

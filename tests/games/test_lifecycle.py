@@ -274,10 +274,16 @@ def test_the_api_needs_no_csrf_token_even_when_csrf_is_on(app_config, host_token
     assert response.status_code == 201
 
 
-def test_each_use_of_a_token_is_stamped(api, database):
+def test_each_use_of_a_token_is_stamped_at_minute_resolution(api, database):
     assert database.scalar("SELECT last_used_at FROM api_tokens") is None
     api.get("")
-    assert database.scalar("SELECT last_used_at FROM api_tokens") is not None
+    first = database.scalar("SELECT last_used_at FROM api_tokens")
+    assert first is not None
+    api.get("")  # within the minute: not rewritten, so concurrent requests never queue on it
+    assert database.scalar("SELECT last_used_at FROM api_tokens") == first
+    database.execute("UPDATE api_tokens SET last_used_at = now() - interval '2 minutes'")
+    api.get("")
+    assert database.scalar("SELECT last_used_at FROM api_tokens") > first
 
 
 def test_same_image_in_both_slots_counts_two_references(api, database):

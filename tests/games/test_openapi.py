@@ -1,7 +1,5 @@
 """Schemathesis against /api/v1/openapi.json: no 5xx, every answer as the schema documents it."""
 
-import time
-
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -20,7 +18,6 @@ from tests.games.conftest import RED, Api
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance, response_headers_conformance]
 EXAMPLES_PER_RUN = 50
-BUDGET_S = 60
 
 
 @pytest.fixture
@@ -65,10 +62,8 @@ def test_schemathesis_finds_no_server_error_and_no_undocumented_answer(
     headers = {"Authorization": f"Bearer {token}"}
     game = Api(client, token).create(guild_id=EXAMPLE_GUILD_ID, files={"thumbnail": RED})
     game_id = game.get_json()["id"]
-    started = time.monotonic()
     for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
         _fuzz(games_schema.as_strategy(mode, headers=headers), headers)
         # Again on a real game of the user (kept, not deleted), so the 2xx paths run too.
         _fuzz(games_schema.include(path_regex="game_id").exclude(method="DELETE").as_strategy(
             mode, headers=headers, path_parameters={"game_id": game_id}), headers)
-    assert time.monotonic() - started < BUDGET_S
