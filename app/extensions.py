@@ -9,6 +9,7 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 
 from app.models.base import Base
+from app.rate_limit_storage import limiter_storage_uri
 
 
 class AppLimiter:
@@ -21,7 +22,10 @@ class AppLimiter:
 
     def init_app(self, app: Flask) -> None:
         """Create and bind this app's Limiter; no default limits, blueprints declare theirs."""
-        app.extensions["app_limiter"] = Limiter(key_func=client_address, app=app)
+        storage_uri = limiter_storage_uri(app.config.get("RATELIMIT_STORAGE_URI") or "memory://")
+        app.extensions["app_limiter"] = Limiter(
+            key_func=client_address, storage_uri=storage_uri, app=app
+        )
 
     def for_app(self, app: Flask) -> Limiter:
         """The Limiter bound to ``app``."""

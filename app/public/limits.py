@@ -12,9 +12,7 @@ import ipaddress
 from flask import request
 
 from app.extensions import limiter
-from app.public.views import bp, is_revalidation_hit, requested_image
-
-CONDITIONAL_HEADERS = ("HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE")
+from app.public.views import bp, has_conditional_headers, is_revalidation_hit, requested_image
 
 
 @bp.record_once
@@ -47,8 +45,7 @@ def client_in(networks: tuple) -> bool:
 
 def request_cost() -> int:
     """0 for a revalidation that will be answered 304, else 1."""
-    environ = request.environ
-    if not any(header in environ for header in CONDITIONAL_HEADERS):
+    if not has_conditional_headers():
         return 1
     metadata = requested_image()
     return 0 if metadata is not None and is_revalidation_hit(metadata) else 1

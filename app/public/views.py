@@ -1,5 +1,6 @@
 """The unauthenticated image endpoint: ``GET``/``HEAD /api/v1/public/images/<id>[.<ext>]``."""
 
+import functools
 import uuid
 
 from flask import current_app, request
@@ -116,9 +117,15 @@ def _extension_fits(mime_type: str) -> bool:
     return not dot or EXTENSIONS[extension] == mime_type
 
 
+def has_conditional_headers() -> bool:
+    """True when the request carries If-None-Match or If-Modified-Since."""
+    environ = request.environ
+    return "HTTP_IF_NONE_MATCH" in environ or "HTTP_IF_MODIFIED_SINCE" in environ
+
+
 def is_revalidation_hit(metadata: ImageMetadata) -> bool:
     """True when the client's If-None-Match or If-Modified-Since matches: answer 304."""
-    return not is_resource_modified(
+    return has_conditional_headers() and not is_resource_modified(
         request.environ, etag=metadata.content_hash, last_modified=metadata.created_at
     )
 
@@ -137,27 +144,28 @@ def image(image_ref: str) -> Response:
     if metadata is None:
         raise NotFound("Image not found")
     if is_revalidation_hit(metadata):
-        return Response(status=304, headers=_image_headers(metadata))
+        return Response(status=304, headers=image_headers(metadata))
     if request.method == "HEAD":
-        return Response(headers=_image_headers(metadata), content_type=metadata.mime_type)
+        length = ("Content-Length", str(metadata.byte_size))
+        return Response(headers=[*image_headers(metadata), length])
     found = image_cache().read_image(requested_image_id())
     if found is None:
         raise NotFound("Image not found")
     metadata, data = found
-    headers = _image_headers(metadata)
-    headers["Content-Length"] = str(len(data))
-    return Response(data, headers=headers, content_type=metadata.mime_type)
+    return Response(data, headers=[*image_headers(metadata), ("Content-Length", str(len(data)))])
 
 
-def _image_headers(metadata: ImageMetadata) -> dict[str, str]:
-    return {
-        "Content-Length": str(metadata.byte_size),
-        "Cache-Control": CACHE_CONTROL,
-        "ETag": f'"{metadata.content_hash}"',
-        "Last-Modified": http_date(metadata.created_at),
-        "X-Content-Type-Options": "nosniff",
-        "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-    }
+@functools.lru_cache(maxsize=1024)
+def image_headers(metadata: ImageMetadata) -> tuple[tuple[str, str], ...]:
+    """The headers of an image's answers but Content-Length (formatted once per image)."""
+    return (
+        ("Content-Type", metadata.mime_type),
+        ("Cache-Control", CACHE_CONTROL),
+        ("ETag", f'"{metadata.content_hash}"'),
+        ("Last-Modified", http_date(metadata.created_at)),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+    )
 
 
 @bp.after_request

@@ -7,6 +7,7 @@ import redis
 
 from tests.conftest import REDIS_URL
 from tests.public.conftest import image_bytes, image_url, store_in
+from tests.servers import RedisServer
 
 
 @pytest.fixture
@@ -134,3 +135,49 @@ def test_apps_keep_their_own_limits(limited):
 
     assert [get(strict_client, strict_path).status_code for _ in range(2)] == [200, 429]
     assert get(loose_client, loose_path).headers["X-RateLimit-Limit"] == "5"
+
+
+def test_workers_share_the_count_and_its_headers(limited, make_app):
+    # Two apps on one Redis and prefix stand for two workers (or hosts).
+    first, path = limited("60/minute;100/5 minutes")
+    second = make_app(PUBLIC_IMAGE_RATE_LIMITS="60/minute;100/5 minutes").test_client()
+
+    remaining = [
+        get(client, path).headers["X-RateLimit-Remaining"]
+        for client in (first, second, first, second)
+    ]
+
+    assert remaining == ["59", "58", "57", "56"]
+
+
+def test_a_limited_request_costs_two_redis_round_trips(make_app):
+    server = RedisServer().start()
+    try:
+        app = make_app(
+            RATELIMIT_STORAGE_URI=server.url, PUBLIC_IMAGE_RATE_LIMITS="60/minute;100/5 minutes"
+        )
+        client, path = app.test_client(), image_url(store_in(app, image_bytes()))
+        get(client, path)
+        redis_client = redis.Redis.from_url(server.url)
+        before = redis_client.info("commandstats")
+
+        responses = [get(client, path) for _ in range(10)]
+
+        after = redis_client.info("commandstats")
+    finally:
+        server.stop()
+    calls = {
+        name: after[name]["calls"] - before.get(name, {"calls": 0})["calls"]
+        for name in after
+        if name != "cmdstat_info"
+    }
+    # One EVALSHA per window; INCRBY and TTL run inside it. No GET/TTL round trips for headers.
+    assert {name: n for name, n in calls.items() if n} == {
+        "cmdstat_evalsha": 20,
+        "cmdstat_incrby": 20,
+        "cmdstat_ttl": 20,
+    }
+    assert [r.headers["X-RateLimit-Remaining"] for r in responses] == [
+        str(n) for n in range(58, 48, -1)
+    ]
+    assert all(0 < int(r.headers["X-RateLimit-Reset"]) - time.time() <= 61 for r in responses)
