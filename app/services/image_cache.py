@@ -7,8 +7,8 @@ Two caches with different guarantees:
 - metadata, keyed by image id, trusted for at most ``metadata_ttl`` seconds: that bounds how
   long a deleted image can still be served by a worker that had looked it up.
 
-Reads go through SQLAlchemy Core on ``db.engines["public"]``: no ORM session, one short
-connection per cache miss, and never a column of another table.
+Reads go through SQLAlchemy Core on ``db.engines["public"]`` (autocommit, no pre-ping):
+no ORM session, one round trip per cache miss, and never a column of another table.
 """
 
 import datetime as dt
@@ -19,6 +19,7 @@ from collections import OrderedDict
 from typing import NamedTuple
 
 from sqlalchemy import bindparam, select
+from sqlalchemy.exc import DBAPIError
 
 from app.extensions import db
 from app.models.game_image import GameImage
@@ -137,5 +138,11 @@ class ImageCache:
 
 
 def _fetch_one(statement, image_id: uuid.UUID):
-    with db.engines["public"].connect() as connection:
-        return connection.execute(statement, {"image_id": image_id}).first()
+    """One row in one round trip; retried once on a dropped connection, already discarded."""
+    for attempt in (1, 2):
+        try:
+            with db.engines["public"].connect() as connection:
+                return connection.execute(statement, {"image_id": image_id}).first()
+        except DBAPIError as error:
+            if attempt == 2 or not error.connection_invalidated:
+                raise

@@ -2,7 +2,10 @@
 
 import time
 
+import psycopg
+
 from app.services.image_cache import ByteCache
+from tests.conftest import ADMIN_URL
 from tests.public.conftest import image_bytes, image_url, store_in
 
 
@@ -52,3 +55,20 @@ def test_byte_cache_evicts_the_least_recently_used_first():
 
     assert (cache.get("a"), cache.get("b"), cache.get("c")) == (b"a" * 10, None, b"c" * 10)
     assert cache.size == 20
+
+
+def test_dropped_database_connection_is_replaced_without_an_error(make_app, database):
+    app = make_app(PUBLIC_IMAGE_METADATA_TTL=0)
+    client = app.test_client()
+    image_id = store_in(app, image_bytes())
+    assert client.get(image_url(image_id)).status_code == 200
+
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        terminated = admin.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = %s",
+            (database.pg.public_role,),
+        ).fetchone()[0]
+
+    assert terminated >= 1
+    assert client.get(image_url(image_id)).status_code == 200
+    assert client.head(image_url(image_id)).status_code == 200
