@@ -12,7 +12,7 @@ import ipaddress
 from flask import request
 
 from app.extensions import limiter
-from app.public.views import bp, has_conditional_headers, is_revalidation_hit, requested_image
+from app.public.views import bp, is_not_modified
 
 
 @bp.record_once
@@ -45,7 +45,4 @@ def client_in(networks: tuple) -> bool:
 
 def request_cost() -> int:
     """0 for a revalidation that will be answered 304, else 1."""
-    if not has_conditional_headers():
-        return 1
-    metadata = requested_image()
-    return 0 if metadata is not None and is_revalidation_hit(metadata) else 1
+    return 0 if is_not_modified() else 1

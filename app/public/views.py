@@ -44,6 +44,7 @@ EXTENSIONS = {
     "webp": "image/webp",
 }
 REQUESTED_IMAGE = "gamenight.public_image"
+NOT_MODIFIED = "gamenight.public_image_not_modified"
 CACHE_CONTROL = "public, max-age=3600"
 CONTENT_SECURITY_POLICY = "default-src 'none'; sandbox"
 IMAGE_REF = {
@@ -83,9 +84,9 @@ def image_cache() -> ImageCache:
     return current_app.extensions["public_image_cache"]
 
 
-def requested_image_id() -> uuid.UUID | None:
-    """The id the URL names if it is a canonical UUID with an accepted extension, else None."""
-    stem, dot, extension = request.view_args["image_ref"].partition(".")
+def parse_image_ref(image_ref: str) -> uuid.UUID | None:
+    """The id a URL names if it is a canonical UUID with an accepted extension, else None."""
+    stem, dot, extension = image_ref.partition(".")
     if dot and extension not in EXTENSIONS:
         return None
     try:
@@ -95,39 +96,35 @@ def requested_image_id() -> uuid.UUID | None:
     return image_id if str(image_id) == stem.lower() else None
 
 
-def requested_image() -> ImageMetadata | None:
-    """Metadata of the image the URL names, if it exists and the extension fits its type."""
-    # Memoised in the WSGI environ, which is per request (``g`` is shared by test requests).
+def requested_image() -> tuple[uuid.UUID, ImageMetadata] | None:
+    """The id and metadata of the image the URL names, if it exists with that extension."""
+    # Memoised in the WSGI environ, which is per request (``g`` is shared by test requests):
+    # the rate limiter's cost and the view both ask.
     environ = request.environ
     if REQUESTED_IMAGE not in environ:
-        environ[REQUESTED_IMAGE] = _find_requested_image()
+        environ[REQUESTED_IMAGE] = _find_requested_image(request.view_args["image_ref"])
     return environ[REQUESTED_IMAGE]
 
 
-def _find_requested_image() -> ImageMetadata | None:
-    image_id = requested_image_id()
+def _find_requested_image(image_ref: str) -> tuple[uuid.UUID, ImageMetadata] | None:
+    image_id = parse_image_ref(image_ref)
     metadata = image_cache().find_image(image_id) if image_id else None
-    if metadata is None or not _extension_fits(metadata.mime_type):
+    _, dot, extension = image_ref.partition(".")
+    if metadata is None or (dot and EXTENSIONS[extension] != metadata.mime_type):
         return None
-    return metadata
+    return image_id, metadata
 
 
-def _extension_fits(mime_type: str) -> bool:
-    _, dot, extension = request.view_args["image_ref"].partition(".")
-    return not dot or EXTENSIONS[extension] == mime_type
-
-
-def has_conditional_headers() -> bool:
-    """True when the request carries If-None-Match or If-Modified-Since."""
+def is_not_modified() -> bool:
+    """True when the client's If-None-Match or If-Modified-Since matches: the answer is 304."""
     environ = request.environ
-    return "HTTP_IF_NONE_MATCH" in environ or "HTTP_IF_MODIFIED_SINCE" in environ
-
-
-def is_revalidation_hit(metadata: ImageMetadata) -> bool:
-    """True when the client's If-None-Match or If-Modified-Since matches: answer 304."""
-    return has_conditional_headers() and not is_resource_modified(
-        request.environ, etag=metadata.content_hash, last_modified=metadata.created_at
-    )
+    if NOT_MODIFIED not in environ:
+        conditional = "HTTP_IF_NONE_MATCH" in environ or "HTTP_IF_MODIFIED_SINCE" in environ
+        found = requested_image() if conditional else None
+        environ[NOT_MODIFIED] = found is not None and not is_resource_modified(
+            environ, etag=found[1].content_hash, last_modified=found[1].created_at
+        )
+    return environ[NOT_MODIFIED]
 
 
 # The id is parsed here, not by a URL converter: a malformed one still reaches the blueprint,
@@ -140,18 +137,19 @@ def image(image_ref: str) -> Response:
     `ETag` is the SHA-256 of the bytes, which never change behind an id. `HEAD` answers
     from metadata only. Rate limited per client IP; `304` answers do not count.
     """
-    metadata = requested_image()
-    if metadata is None:
+    found = requested_image()
+    if found is None:
         raise NotFound("Image not found")
-    if is_revalidation_hit(metadata):
+    image_id, metadata = found
+    if is_not_modified():
         return Response(status=304, headers=image_headers(metadata))
     if request.method == "HEAD":
         length = ("Content-Length", str(metadata.byte_size))
         return Response(headers=[*image_headers(metadata), length])
-    found = image_cache().read_image(requested_image_id())
-    if found is None:
+    read = image_cache().read_image(image_id)
+    if read is None:
         raise NotFound("Image not found")
-    metadata, data = found
+    metadata, data = read
     return Response(data, headers=[*image_headers(metadata), ("Content-Length", str(len(data)))])
 
 
