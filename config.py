@@ -32,7 +32,9 @@ class Config:
     MAX_FORM_MEMORY_SIZE = 64 * 1024
     MAX_FORM_PARTS = 64
 
-    # Rate limits of the public image endpoint (Flask-Limiter).
+    # Rate limits of the public image endpoint (Flask-Limiter, one Limiter per app). memory://
+    # counts per process; redis:// and rediss:// are shared by every worker and host and go
+    # through app/rate_limit_storage.py (two Redis round trips per request instead of four).
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     # Distinguishes deployments (or test runs) sharing one Redis.
     RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX", "gamenight")

@@ -22,6 +22,7 @@ IMAGE_HEADERS = [
 ]
 
 
+@pytest.mark.sqlite_too
 def test_image_bytes_returned_without_auth(client, stored_image):
     data = image_bytes()
     image_id = stored_image(data)
@@ -66,6 +67,7 @@ def test_cors_is_a_literal_wildcard_without_vary(client, stored_image):
         assert "ETag" in response.headers["Access-Control-Expose-Headers"]
 
 
+@pytest.mark.sqlite_too
 def test_missing_image_is_404_json_with_cors(client):
     response = client.get(image_url(uuid.uuid4()), headers={"Origin": "https://discord.com"})
 
@@ -97,6 +99,7 @@ def test_malformed_id_is_404_json_with_cors(client, ref):
     assert "X-RateLimit-Limit" in response.headers
 
 
+@pytest.mark.sqlite_too
 def test_head_has_the_get_headers_and_no_body(client, stored_image):
     data = image_bytes()
     image_id = stored_image(data)
@@ -142,6 +145,7 @@ def test_jpeg_served_with_jpeg_type(client, stored_image):
         assert response.data == data
 
 
+@pytest.mark.sqlite_too
 def test_gif_and_png_urls_serve_their_type(client, stored_image):
     gif = image_bytes("GIF")
     png = image_bytes("PNG", colour=(1, 2, 3))
@@ -166,6 +170,7 @@ def test_wrong_or_unknown_extension_is_404(client, stored_image, extension):
     assert response.get_json() == {"message": "Image not found"}
 
 
+@pytest.mark.sqlite_too
 def test_matching_etag_answers_304_without_body(client, stored_image):
     image_id = stored_image(image_bytes())
     etag = client.get(image_url(image_id)).headers["ETag"]
