@@ -11,6 +11,11 @@ def _env_int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
 
 
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    return default if value is None else value.strip().lower() in ("1", "true", "yes", "on")
+
+
 class Config:
     """Defaults shared by every environment; each value may be overridden from the environment."""
 
@@ -54,6 +59,15 @@ class Config:
     PUBLIC_IMAGE_CACHE_BYTES = _env_int("PUBLIC_IMAGE_CACHE_BYTES", 64 * 1024 * 1024)
     PUBLIC_IMAGE_METADATA_TTL = float(os.environ.get("PUBLIC_IMAGE_METADATA_TTL", 5))
     PUBLIC_IMAGE_METADATA_ENTRIES = _env_int("PUBLIC_IMAGE_METADATA_ENTRIES", 10_000)
+
+    # Discord webhooks (app/discord/webhooks.py): sent after the commit by a background thread
+    # per process; each call may take DISCORD_WEBHOOK_TIMEOUT seconds and is tried
+    # DISCORD_WEBHOOK_ATTEMPTS times, pausing DISCORD_WEBHOOK_BACKOFF seconds, doubled each time
+    # (or as long as a 429 asks). DISCORD_WEBHOOKS_ENABLED=false sends nothing.
+    DISCORD_WEBHOOKS_ENABLED = _env_bool("DISCORD_WEBHOOKS_ENABLED", True)
+    DISCORD_WEBHOOK_TIMEOUT = float(os.environ.get("DISCORD_WEBHOOK_TIMEOUT", 5))
+    DISCORD_WEBHOOK_ATTEMPTS = _env_int("DISCORD_WEBHOOK_ATTEMPTS", 4)
+    DISCORD_WEBHOOK_BACKOFF = float(os.environ.get("DISCORD_WEBHOOK_BACKOFF", 1))
 
     # flask-smorest / OpenAPI
     API_TITLE = "Gamenight"

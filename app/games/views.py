@@ -6,6 +6,7 @@ from flask import url_for
 from werkzeug.datastructures import FileStorage
 
 from app.discord.embeds import game_message
+from app.discord.webhooks import announce_created, announce_deleted, announce_updated
 from app.games import schemas
 from app.games.auth import SECURITY, authenticate_request, current_user_id
 from app.games.body import BODY, BodyBlueprint, text_alternatives
@@ -57,7 +58,9 @@ def create_game(args: dict):
     uploads = sanitised_uploads(args)
     user_id = current_user_id()
     return _created(
-        run_in_transaction(lambda: present_game(games.create_game(user_id, args, uploads)))
+        run_in_transaction(
+            lambda: present_game(announce_created(games.create_game(user_id, args, uploads)))
+        )
     )
 
 
@@ -97,7 +100,9 @@ def update_game(args: dict, game_id: uuid.UUID):
     uploads = sanitised_uploads(args)
     user_id = current_user_id()
     return run_in_transaction(
-        lambda: present_game(games.update_game(user_id, game_id, args, uploads, removals))
+        lambda: present_game(
+            announce_updated(games.update_game(user_id, game_id, args, uploads, removals))
+        )
     )
 
 
@@ -107,7 +112,7 @@ def update_game(args: dict, game_id: uuid.UUID):
 def delete_game(game_id: uuid.UUID):
     """Delete your game; its images are released."""
     user_id = current_user_id()
-    run_in_transaction(lambda: games.delete_game(user_id, game_id))
+    run_in_transaction(lambda: announce_deleted(games.delete_game(user_id, game_id)))
 
 
 @bp.route("/<uuid:game_id>/clone", methods=["POST"])
@@ -119,7 +124,9 @@ def clone_game(args: dict, game_id: uuid.UUID):
     user_id = current_user_id()
     scheduled_at = args.get("scheduled_at")
     return _created(
-        run_in_transaction(lambda: present_game(games.clone_game(user_id, game_id, scheduled_at)))
+        run_in_transaction(
+            lambda: present_game(announce_created(games.clone_game(user_id, game_id, scheduled_at)))
+        )
     )
 
 

@@ -169,13 +169,14 @@ def update_game(
     return game
 
 
-def delete_game(user_id: uuid.UUID, game_id: uuid.UUID) -> None:
-    """Delete the host's game and release both of its images."""
+def delete_game(user_id: uuid.UUID, game_id: uuid.UUID) -> GameSession:
+    """Delete the host's game and release both of its images; return the deleted game."""
     game = _hosted_game(user_id, game_id)
     held = [game.thumbnail_id, game.banner_image_id]
     db.session.delete(game)
     db.session.flush()
     _run_image_operations([("release", image_id) for image_id in held if image_id])
+    return game
 
 
 def clone_game(
