@@ -69,6 +69,10 @@ class Config:
     DISCORD_WEBHOOK_ATTEMPTS = _env_int("DISCORD_WEBHOOK_ATTEMPTS", 4)
     DISCORD_WEBHOOK_BACKOFF = float(os.environ.get("DISCORD_WEBHOOK_BACKOFF", 1))
 
+    # The pages' signed session cookie: out of reach of scripts, not sent on cross-site posts.
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+
     # flask-smorest / OpenAPI
     API_TITLE = "Gamenight"
     API_VERSION = "v1"
@@ -95,6 +99,8 @@ class TestingConfig(Config):
 
 class ProductionConfig(Config):
     """Production: refuses to start without an explicit secret and database."""
+
+    SESSION_COOKIE_SECURE = True  # the session cookie travels over HTTPS only
 
     @classmethod
     def validate(cls) -> None:

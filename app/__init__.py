@@ -91,11 +91,12 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    """Mount the health check; the API blueprints register with flask-smorest."""
-    from app import games, health, public
+    """Mount the health check and pages; the API blueprints register with flask-smorest."""
+    from app import games, health, pages, public
     from app.extensions import api
 
     app.register_blueprint(health.bp)
+    app.register_blueprint(pages.bp)
     api.register_blueprint(public.bp)
     api.spec.components.security_scheme("bearerAuth", games.SECURITY_SCHEME)
     api.register_blueprint(games.bp)
