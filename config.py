@@ -34,7 +34,10 @@ class Config:
     # Uploads: 5 MiB per image, two images plus form fields per request.
     MAX_IMAGE_BYTES = 5 * 1024 * 1024
     MAX_CONTENT_LENGTH = 11 * 1024 * 1024
-    MAX_FORM_MEMORY_SIZE = 64 * 1024
+    # Werkzeug checks this against its multipart buffer even inside file parts, and reads in
+    # 64 KiB chunks: at 64 KiB, any binary upload over 64 KiB whose chunk ended near a CR or
+    # LF was refused with 413 (mwdb-core#1200). Text fields stay far below it.
+    MAX_FORM_MEMORY_SIZE = 512 * 1024
     MAX_FORM_PARTS = 64
 
     # Rate limits of the public image endpoint (Flask-Limiter, one Limiter per app). memory://

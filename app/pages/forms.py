@@ -11,6 +11,7 @@ from wtforms import (
     DateTimeLocalField,
     IntegerField,
     PasswordField,
+    SelectChoice,
     SelectField,
     StringField,
     TextAreaField,
@@ -48,7 +49,9 @@ class GameForm(FlaskForm):
 
     guild_id = SelectField("Guild", validators=[InputRequired()])
     title = StringField("Title", validators=[DataRequired()])
-    scheduled_at = DateTimeLocalField("Date and time", validators=[DataRequired()])
+    scheduled_at = DateTimeLocalField(
+        "Date and time", format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"], validators=[DataRequired()]
+    )
     timezone = SelectField("Time zone", choices=time_zones(), default="UTC")
     description = TextAreaField("Description")
     where = StringField("Where")
@@ -62,9 +65,16 @@ class GameForm(FlaskForm):
 class GameEditForm(GameForm):
     """A change to a game: also its status, and removal of either image."""
 
-    status = SelectField("Status", choices=[(s, s.replace("_", " ").title()) for s in STATUSES])
+    status = SelectField(
+        "Status", choices=[SelectChoice(s, s.replace("_", " ").title()) for s in STATUSES]
+    )
     remove_thumbnail = BooleanField("Remove the thumbnail")
     remove_image = BooleanField("Remove the banner image")
+
+
+def offer_guilds(form: GameForm, guilds: list[tuple[str, str]]) -> None:
+    """Let the guild select offer these (Discord id, label) pairs."""
+    form.guild_id.choices = [SelectChoice(value, label) for value, label in guilds]
 
 
 def game_fields(form: GameForm, schema: type[Schema]) -> dict:

@@ -76,7 +76,7 @@ def game(game_id: uuid.UUID):
 def new_game():
     """Schedule a game in one of the user's guilds."""
     form = forms.GameForm()
-    form.guild_id.choices = member_guilds(g.user_id)
+    forms.offer_guilds(form, member_guilds(g.user_id))
     if not form.validate_on_submit():
         return _form_page(form, None)
     try:
@@ -97,7 +97,7 @@ def edit_game(game_id: uuid.UUID):
     """Change the host's game: fields, replaced or removed images."""
     current = _hosted(game_id)
     form = forms.GameEditForm(data=forms.initial_data(current))
-    form.guild_id.choices = member_guilds(g.user_id)
+    forms.offer_guilds(form, member_guilds(g.user_id))
     if not form.validate_on_submit():
         return _form_page(form, current)
     removals = tuple(slot for slot in games.SLOTS if form[f"remove_{slot}"].data)
