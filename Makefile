@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := wsgi
 
-.PHONY: run test lint install install-dev migrate clean
+.PHONY: run test lint install install-dev migrate clean browser
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +28,13 @@ migrate: install
 run: migrate
 	$(BIN)/gunicorn --config gunicorn.conf.py wsgi:app
 
+## Debian's Chromium and ChromeDriver for tests/pages/test_browser.py (root, as in CI).
+browser:
+	command -v chromium >/dev/null && command -v chromedriver >/dev/null \
+		|| (apt-get update && apt-get install -y chromium chromium-driver)
+
 ## The whole suite on real PostgreSQL and Redis (TEST_DATABASE_URL, TEST_REDIS_URL).
-test: install-dev
+test: install-dev browser
 	$(BIN)/python -m pytest
 
 lint: install-dev
