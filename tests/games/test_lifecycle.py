@@ -146,6 +146,19 @@ def test_an_image_over_5_mib_is_413_json(api, database):
     assert image_counts(database) == {}
 
 
+def test_a_four_megabyte_photo_sized_upload_is_accepted_byte_for_byte(api, database):
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    noise = Image.frombytes("RGB", (1150, 1150), hashlib.shake_256(b"seed").digest(1150 * 1150 * 3))
+    noise.save(buffer, format="PNG", compress_level=1)
+    big = buffer.getvalue()
+    assert 3.5 * 2**20 < len(big) < 5 * 2**20
+    response = api.create(files={"thumbnail": big})
+    assert response.status_code == 201, response.get_json()
+    assert image_counts(database) == {sha(big): 1}
+
+
 def test_a_request_over_the_size_limit_is_413_json(api, app, database):
     response = api.client.post(
         "/api/v1/games", headers=api.headers, content_type="multipart/form-data",
