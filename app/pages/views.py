@@ -6,6 +6,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from app.discord.webhooks import announce_created, announce_deleted, announce_updated
 from app.errors import MESSAGES, STATUS_BY_ERROR
 from app.games.presenters import present_game, present_games
 from app.games.schemas import GameFieldsSchema, GameUpdateFieldsSchema
@@ -83,7 +84,7 @@ def new_game():
         fields = forms.game_fields(form, GameFieldsSchema)
         uploads = sanitised_uploads(forms.chosen_files(form))
         created = run_in_transaction(
-            lambda: present_game(games.create_game(g.user_id, fields, uploads))
+            lambda: present_game(announce_created(games.create_game(g.user_id, fields, uploads)))
         )
     except ServiceError as e:
         return _form_page(form, None, e)
@@ -104,7 +105,11 @@ def edit_game(game_id: uuid.UUID):
     try:
         fields = forms.game_fields(form, GameUpdateFieldsSchema)
         uploads = sanitised_uploads(forms.chosen_files(form))
-        run_in_transaction(lambda: games.update_game(g.user_id, game_id, fields, uploads, removals))
+        run_in_transaction(
+            lambda: announce_updated(
+                games.update_game(g.user_id, game_id, fields, uploads, removals)
+            )
+        )
     except ServiceError as e:
         return _form_page(form, current, e)
     flash("Game saved.")
@@ -115,7 +120,7 @@ def edit_game(game_id: uuid.UUID):
 @login_required
 def delete_game(game_id: uuid.UUID):
     """Delete the host's game (CSRFProtect has checked the form's token)."""
-    run_in_transaction(lambda: games.delete_game(g.user_id, game_id))
+    run_in_transaction(lambda: announce_deleted(games.delete_game(g.user_id, game_id)))
     flash("Game deleted.")
     return redirect(url_for(".games_page"), 303)
 

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from app.discord import webhooks
+from tests.discord.fake_discord import FakeDiscord
 from tests.pages.conftest import GUILD, create_game, game_id_of, png, submit
 
 pytestmark = pytest.mark.sqlite_too
@@ -156,3 +158,28 @@ def test_delete_removes_the_game_and_releases_its_images(client, database, host)
     assert database.scalar("SELECT count(*) FROM game_sessions") == 0
     assert database.scalar("SELECT count(*) FROM game_images") == 0
     assert "Game deleted." in _text(client.get("/games"))
+
+
+def test_games_changed_on_the_pages_are_announced_like_the_api(client, database, host):
+    discord = FakeDiscord().start()
+    try:
+        database.execute(
+            "UPDATE guilds SET webhook_url = :url WHERE discord_guild_id = :guild",
+            url=discord.url,
+            guild=GUILD,
+        )
+        game_id = game_id_of(create_game(client))
+        fields = {
+            "guild_id": GUILD,
+            "title": "Renamed",
+            "scheduled_at": "2030-05-01T19:00",
+            "timezone": "UTC",
+            "status": "SCHEDULED",
+        }
+        assert submit(client, f"/games/{game_id}/edit", fields).status_code == 303
+        edit_page = f"/games/{game_id}/edit"
+        assert submit(client, f"/games/{game_id}/delete", form_page=edit_page).status_code == 303
+        assert [r["method"] for r in discord.wait_for(3)] == ["POST", "PATCH", "DELETE"]
+    finally:
+        assert webhooks.worker.wait_idle(timeout=60)
+        discord.stop()
