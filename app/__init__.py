@@ -37,17 +37,11 @@ def configure_databases(app: Flask) -> None:
     if not public_uri:
         log.warning("PUBLIC_DATABASE_URL is not set: the public image endpoint uses DATABASE_URL")
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config, uri)
-    # The public endpoint reads one row per query: autocommit spares the BEGIN and ROLLBACK
-    # round trips, and app/services/image_cache.py retries once on a dropped connection
-    # instead of pinging before every checkout.
-    app.config["SQLALCHEMY_BINDS"] = {
-        "public": {
-            "url": public_uri or uri,
-            **engine_options(app.config, public_uri or uri),
-            "pool_pre_ping": False,
-            "isolation_level": "AUTOCOMMIT",
-        }
-    }
+    from app.services.image_cache import public_engine_options
+
+    public_options = public_engine_options(engine_options(app.config, public_uri or uri),
+                                           public_uri or uri)
+    app.config["SQLALCHEMY_BINDS"] = {"public": {"url": public_uri or uri, **public_options}}
 
 
 def engine_options(config, uri: str) -> dict:
