@@ -61,15 +61,14 @@ class WebhookClient:
     def send(
         self, method: str, url: str, body: dict | None, policy: RetryPolicy, what: str
     ) -> requests.Response | None:
-        """The successful response; None once Discord refused (4xx) or every attempt failed."""
+        """The final response (a success, or a 4xx not worth retrying); None if all failed."""
         outcome = "not tried"
         for attempt in range(1, policy.attempts + 1):
             response, outcome, pause = self._attempt(method, url, body, policy, attempt)
-            if response is not None:
-                return response
             if pause is None:
-                log.error("%s refused by Discord (%s); not retried", what, outcome)
-                return None
+                if not succeeded(method, response):
+                    log.error("%s refused by Discord (%s); not retried", what, outcome)
+                return response
             if attempt < policy.attempts:
                 log.warning(
                     "%s failed (%s), attempt %d of %d; retrying in %.2f s",
@@ -80,19 +79,22 @@ class WebhookClient:
         return None
 
     def _attempt(self, method, url, body, policy: RetryPolicy, attempt: int):
-        """(response if done, what happened, pause before a retry or None for no retry)."""
+        """(response, what happened, pause before a retry, or None when this answer is final)."""
         try:
             response = self.session.request(method, url, json=body, timeout=policy.timeout)
         except requests.RequestException as e:
             return None, type(e).__name__, policy.pause(attempt)
         status = response.status_code
-        if response.ok or (method == "DELETE" and status == 404):
+        if succeeded(method, response) or status not in RETRYABLE_STATUSES:
             return response, f"HTTP {status}", None
-        if status not in RETRYABLE_STATUSES:
-            return None, f"HTTP {status}", None
         asked = retry_after(response) if status == 429 else None
         pause = min(asked, MAX_WAIT) if asked is not None else policy.pause(attempt)
         return None, f"HTTP {status}", pause
+
+
+def succeeded(method: str, response: requests.Response) -> bool:
+    """A 2xx; for a DELETE a 404 too (the message is already gone)."""
+    return response.ok or (method == "DELETE" and response.status_code == 404)
 
 
 def retry_after(response: requests.Response) -> float | None:

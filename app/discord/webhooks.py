@@ -118,7 +118,7 @@ def deliver(announcement: Announcement, client: WebhookClient) -> None:
         _delete(announcement, announcement.message_id, client)
 
 
-def _post(announcement: Announcement, client: WebhookClient) -> None:
+def _post(announcement: Announcement, client: WebhookClient, replacing: str | None = None) -> None:
     url = build_url(announcement.url, wait="true")
     response = client.send(
         "POST", url, announcement.payload, announcement.policy, announcement.what
@@ -126,7 +126,7 @@ def _post(announcement: Announcement, client: WebhookClient) -> None:
     message_id = _message_id(response)
     if message_id is None:
         return
-    if not store_message_id(announcement, message_id):
+    if not store_message_id(announcement, message_id, replacing):
         # The game was deleted, or announced by another process, meanwhile: no stray message.
         log.info("%s: game gone or already announced; removing the new message", announcement.what)
         _delete(announcement, message_id, client)
@@ -141,7 +141,12 @@ def _edit(announcement: Announcement, client: WebhookClient) -> None:
         _post(announcement, client)
         return
     url = build_url(announcement.url, "messages", row.message_id)
-    client.send("PATCH", url, announcement.payload, announcement.policy, announcement.what)
+    response = client.send(
+        "PATCH", url, announcement.payload, announcement.policy, announcement.what
+    )
+    if response is not None and response.status_code == 404:
+        # Deleted in Discord, or the game moved to another guild's webhook: post it afresh.
+        _post(announcement, client, replacing=row.message_id)
 
 
 def _delete(announcement: Announcement, message_id: str, client: WebhookClient) -> None:
@@ -150,7 +155,7 @@ def _delete(announcement: Announcement, message_id: str, client: WebhookClient) 
 
 
 def _message_id(response) -> str | None:
-    if response is None:
+    if response is None or not response.ok:
         return None
     try:
         return str(response.json()["id"])
@@ -169,13 +174,17 @@ def _current_message(announcement: Announcement):
         return row
 
 
-def store_message_id(announcement: Announcement, message_id: str) -> bool:
-    """Record the posted message on the game, touching nothing else; False if none updated."""
+def store_message_id(
+    announcement: Announcement, message_id: str, replacing: str | None = None
+) -> bool:
+    """Record the posted message in place of ``replacing``, touching nothing else; False if not."""
+    current = GAMES.c.message_id
+    expected = current.is_(None) if replacing is None else current == replacing
     with announcement.app.app_context():
         set_guild_context(db.session, [announcement.guild_id])
         result = db.session.execute(
             update(GAMES)
-            .where(GAMES.c.id == announcement.game_id, GAMES.c.message_id.is_(None))
+            .where(GAMES.c.id == announcement.game_id, expected)
             # Naming updated_at keeps its onupdate stamp away: this is not an edit of the game.
             .values(message_id=message_id, updated_at=GAMES.c.updated_at)
         )

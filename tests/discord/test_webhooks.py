@@ -141,6 +141,35 @@ def test_failing_webhook_does_not_fail_the_api_and_is_retried(api, database, dis
     assert [r["method"] for r in discord.wait_for(9)[7:]] == ["DELETE"] * 2
 
 
+def test_a_message_deleted_in_discord_is_posted_again_on_update(api, database, discord):
+    set_webhook(database, discord.url)
+    game_id = created(api.create())
+    first = stored_message_id(database, game_id)
+    discord.fail_next(1, 404, {"message": "Unknown Message", "code": 10008})
+    assert api.update(game_id, title="Back again").status_code == 200
+    patch, post = discord.wait_for(3)[1:]
+    assert (patch["method"], post["method"], post["body"]["embeds"][0]["title"]) == (
+        "PATCH",
+        "POST",
+        "Back again",
+    )
+    wait_until(lambda: stored_message_id(database, game_id) != first, "new message id")
+
+
+def test_a_refusing_webhook_is_not_retried(api, database, discord):
+    set_webhook(database, discord.url)
+    discord.fail_next(1, 401, {"message": "Invalid Webhook Token", "code": 50027})
+    game_id = created(api.create())
+    assert webhooks.worker.wait_idle(timeout=15)
+    assert [r["method"] for r in discord.requests] == ["POST"]
+    assert (
+        database.scalar(
+            "SELECT message_id FROM game_sessions WHERE id = :id", id=uuid.UUID(game_id)
+        )
+        is None
+    )
+
+
 def test_rate_limited_webhook_is_retried_after_what_discord_asks(api, database, discord):
     set_webhook(database, discord.url)
     discord.fail_next(
