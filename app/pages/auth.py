@@ -4,14 +4,18 @@ import functools
 import uuid
 
 from flask import g, redirect, request, session, url_for
-from sqlalchemy import select
 
 from app.extensions import db
 from app.games.transactions import run_in_transaction
 from app.guild_context import set_guild_context
-from app.models.guild import Guild, GuildMember
-from app.models.user import ApiToken, User
-from app.services.accounts import authenticate_token, guild_ids_of, hash_token
+from app.models.guild import Guild
+from app.services.accounts import (
+    authenticate_token,
+    guild_ids_of,
+    guilds_of,
+    hash_token,
+    user_of_token_hash,
+)
 
 SESSION_KEY = "token_hash"
 
@@ -37,11 +41,7 @@ def load_user() -> None:
     token_hash = session.get(SESSION_KEY)
     if token_hash is None:
         return
-    user = db.session.scalar(
-        select(User)
-        .join(ApiToken, ApiToken.user_id == User.id)
-        .where(ApiToken.token_hash == token_hash, ApiToken.revoked_at.is_(None))
-    )
+    user = user_of_token_hash(token_hash)
     if user is None:  # revoked since login: the cookie no longer opens anything
         session.clear()
         return
@@ -71,13 +71,7 @@ def safe_next(target: str | None) -> str:
 
 def member_guilds(user_id: uuid.UUID) -> list[tuple[str, str]]:
     """(Discord id, label) of the user's guilds, for the guild select."""
-    guilds = db.session.scalars(
-        select(Guild)
-        .join(GuildMember, GuildMember.guild_id == Guild.id)
-        .where(GuildMember.user_id == user_id)
-        .order_by(Guild.name, Guild.discord_guild_id)
-    )
-    return [(guild.discord_guild_id, _guild_label(guild)) for guild in guilds]
+    return [(guild.discord_guild_id, _guild_label(guild)) for guild in guilds_of(user_id)]
 
 
 def _guild_label(guild: Guild) -> str:

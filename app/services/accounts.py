@@ -44,9 +44,7 @@ def ensure_guild(discord_guild_id: str) -> Guild:
 
 def ensure_membership(guild: Guild, user: User) -> None:
     """Make the user a member of the guild (idempotent)."""
-    exists = db.session.scalar(
-        select(GuildMember.id).filter_by(guild_id=guild.id, user_id=user.id)
-    )
+    exists = db.session.scalar(select(GuildMember.id).filter_by(guild_id=guild.id, user_id=user.id))
     if exists is None:
         db.session.add(GuildMember(guild_id=guild.id, user_id=user.id))
         db.session.flush()
@@ -63,11 +61,19 @@ def create_token(discord_user_id: str, discord_guild_ids: list[str], name: str) 
     return token
 
 
+def _live_token(token_hash: str) -> ApiToken | None:
+    return db.session.scalar(select(ApiToken).filter_by(token_hash=token_hash, revoked_at=None))
+
+
+def user_of_token_hash(token_hash: str) -> User | None:
+    """The user behind a live token known by its hash (a page session); None once revoked."""
+    api_token = _live_token(token_hash)
+    return None if api_token is None else db.session.get(User, api_token.user_id)
+
+
 def authenticate_token(token: str) -> User | None:
     """The user behind a live token, stamping its last use; None for unknown or revoked."""
-    api_token = db.session.scalar(
-        select(ApiToken).filter_by(token_hash=hash_token(token), revoked_at=None)
-    )
+    api_token = _live_token(hash_token(token))
     if api_token is None:
         return None
     now, last_used = utcnow(), api_token.last_used_at
@@ -84,6 +90,18 @@ def _aware(moment: dt.datetime) -> dt.datetime:
 def guild_ids_of(user: User) -> list:
     """Internal ids of the guilds the user belongs to."""
     return list(db.session.scalars(select(GuildMember.guild_id).filter_by(user_id=user.id)))
+
+
+def guilds_of(user_id) -> list[Guild]:
+    """The guilds the user belongs to, by name."""
+    return list(
+        db.session.scalars(
+            select(Guild)
+            .join(GuildMember, GuildMember.guild_id == Guild.id)
+            .where(GuildMember.user_id == user_id)
+            .order_by(Guild.name, Guild.discord_guild_id)
+        )
+    )
 
 
 def set_guild_webhook(discord_guild_id: str, url: str) -> Guild:
