@@ -3,7 +3,7 @@
 import io
 
 import requests
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
@@ -48,6 +48,10 @@ claimed_types = st.sampled_from(["image/png", "image/jpeg", "text/html", "image/
 short_text = st.text(max_size=40)
 
 
+VALID_FIELDS = {"guild_id": "fuzz-guild", "title": "Fuzz night",
+                "scheduled_at": "2026-12-24T20:00:00Z"}
+
+
 def mostly(valid: str, fuzzed: st.SearchStrategy) -> st.SearchStrategy:
     """The valid value three times in four, else a fuzzed one."""
     return st.sampled_from([valid] * 3 + [None]).flatmap(
@@ -63,10 +67,10 @@ form_fields = st.fixed_dictionaries(
              "9999-99-99T99:99:99Z"]) | short_text),
     },
     optional={
-        "max_players": st.integers(-3, 10**12).map(str) | short_text,
-        "expected_duration_minutes": st.integers(-3, 10**6).map(str) | short_text,
-        "description": st.text(max_size=300),
-        "where": short_text,
+        "max_players": mostly("4", st.integers(-3, 10**12).map(str) | short_text),
+        "expected_duration_minutes": mostly("90", st.integers(-3, 10**6).map(str) | short_text),
+        "description": mostly("Bring snacks", st.text(max_size=300)),
+        "where": mostly("Voice channel", short_text),
         "status": st.sampled_from(["SCHEDULED", "CANCELLED", "bogus"]),
         "remove_thumbnail": st.sampled_from(["true", "false", "maybe"]),
     },
@@ -91,6 +95,11 @@ def test_fuzzed_uploads_and_fields_never_5xx_and_rejections_leave_no_row(
     @settings(max_examples=400, deadline=None, database=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
     @given(fields=form_fields, thumbnail=uploads, image=st.none() | uploads, claimed=claimed_types)
+    # Always run, whatever is drawn: one success, one lying upload, one bad field.
+    @example(fields=VALID_FIELDS, thumbnail=VALID[0], image=VALID[1], claimed="text/html")
+    @example(fields=VALID_FIELDS, thumbnail=HOSTILE[1], image=None, claimed="image/png")
+    @example(fields={**VALID_FIELDS, "title": ""}, thumbnail=VALID[2], image=None,
+             claimed="image/gif")
     def create_with(fields, thumbnail, image, claimed):
         files = {"thumbnail": ("upload.png", thumbnail, claimed)}
         if image is not None:
