@@ -39,8 +39,9 @@ def configure_databases(app: Flask) -> None:
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config, uri)
     from app.services.image_cache import public_engine_options
 
-    public_options = public_engine_options(engine_options(app.config, public_uri or uri),
-                                           public_uri or uri)
+    public_options = public_engine_options(
+        engine_options(app.config, public_uri or uri), public_uri or uri
+    )
     app.config["SQLALCHEMY_BINDS"] = {"public": {"url": public_uri or uri, **public_options}}
 
 

@@ -8,14 +8,23 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def flask_cli(database_url: str, *args: str, check: bool = True,
-              env: dict | None = None) -> subprocess.CompletedProcess:
+def flask_cli(
+    database_url: str, *args: str, check: bool = True, env: dict | None = None
+) -> subprocess.CompletedProcess:
     """Run ``flask --app wsgi ARGS`` with DATABASE_URL set; return the finished process."""
-    full_env = {**os.environ, "DATABASE_URL": database_url, "GAMENIGHT_CONFIG": "development",
-                **(env or {})}
+    full_env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "GAMENIGHT_CONFIG": "development",
+        **(env or {}),
+    }
     result = subprocess.run(
         [sys.executable, "-m", "flask", "--app", "wsgi", *args],
-        cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     if check and result.returncode != 0:
         raise AssertionError(f"flask {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")

@@ -32,8 +32,15 @@ def pg_database():
     database = pg.create_database(ADMIN_URL)
     try:
         flask_cli(database.owner_url, "db", "upgrade")
-        flask_cli(database.owner_url, "db", "grant", "--app-role", database.app_role,
-                  "--public-role", database.public_role)
+        flask_cli(
+            database.owner_url,
+            "db",
+            "grant",
+            "--app-role",
+            database.app_role,
+            "--public-role",
+            database.public_role,
+        )
         yield database
     finally:
         pg.drop_database(database)
@@ -90,11 +97,18 @@ class Database:
             guild_id = self._ensure("guilds", "discord_guild_id", discord_guild_id, "name")
             self.execute(
                 "INSERT INTO guild_members (id, guild_id, user_id) VALUES (:id, :g, :u) "
-                "ON CONFLICT DO NOTHING", id=_uuid(self), g=guild_id, u=user_id)
+                "ON CONFLICT DO NOTHING",
+                id=_uuid(self),
+                g=guild_id,
+                u=user_id,
+            )
         token = "gn_" + secrets.token_urlsafe(32)
         self.execute(
             "INSERT INTO api_tokens (id, user_id, token_hash, name) VALUES (:id, :u, :h, 'test')",
-            id=_uuid(self), u=user_id, h=hashlib.sha256(token.encode()).hexdigest())
+            id=_uuid(self),
+            u=user_id,
+            h=hashlib.sha256(token.encode()).hexdigest(),
+        )
         return token
 
     def _ensure(self, table: str, key: str, value: str, name_column: str):
@@ -102,8 +116,11 @@ class Database:
         if found is not None:
             return found
         new_id = _uuid(self)
-        self.execute(f"INSERT INTO {table} (id, {key}, {name_column}) VALUES (:id, :v, :v)",
-                     id=new_id, v=value)
+        self.execute(
+            f"INSERT INTO {table} (id, {key}, {name_column}) VALUES (:id, :v, :v)",
+            id=new_id,
+            v=value,
+        )
         return new_id
 
 

@@ -47,18 +47,30 @@ def _admin(admin_url: str) -> psycopg.Connection:
 def create_database(admin_url: str, label: str = "t") -> PgDatabase:
     """Create the roles (LOGIN, no superuser, no BYPASSRLS) and an empty database."""
     suffix = f"{label}_{secrets.token_hex(4)}"
-    database = PgDatabase(admin_url, f"gamenight_{suffix}", f"gn_owner_{suffix}",
-                          f"gn_app_{suffix}", f"gn_public_{suffix}")
+    database = PgDatabase(
+        admin_url,
+        f"gamenight_{suffix}",
+        f"gn_owner_{suffix}",
+        f"gn_app_{suffix}",
+        f"gn_public_{suffix}",
+    )
     with _admin(admin_url) as conn:
         for role in (database.owner, database.app_role, database.public_role):
-            conn.execute(sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB "
-                                 "NOCREATEROLE").format(sql.Identifier(role)))
-        conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(
-            sql.Identifier(database.name), sql.Identifier(database.owner)))
+            conn.execute(
+                sql.SQL(
+                    "CREATE ROLE {} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE"
+                ).format(sql.Identifier(role))
+            )
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                sql.Identifier(database.name), sql.Identifier(database.owner)
+            )
+        )
     with psycopg.connect(_db_admin_url(database), autocommit=True) as conn:
         # As on managed services: the owner owns the schema; nobody else may create in it.
-        conn.execute(sql.SQL("ALTER SCHEMA public OWNER TO {}").format(
-            sql.Identifier(database.owner)))
+        conn.execute(
+            sql.SQL("ALTER SCHEMA public OWNER TO {}").format(sql.Identifier(database.owner))
+        )
         conn.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
     return database
 
@@ -70,8 +82,9 @@ def _db_admin_url(database: PgDatabase) -> str:
 def drop_database(database: PgDatabase) -> None:
     """Drop the database (closing its connections) and its roles."""
     with _admin(database.admin_url) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-            sql.Identifier(database.name)))
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database.name))
+        )
         for role in (database.owner, database.app_role, database.public_role):
             conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
 

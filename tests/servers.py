@@ -45,10 +45,24 @@ class Gunicorn:
         gunicorn = str(Path(sys.executable).parent / "gunicorn")
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
-                [gunicorn, "--config", "gunicorn.conf.py", "--bind", f"127.0.0.1:{self.port}",
-                 "--workers", str(self.workers), "--access-logfile", "-", "wsgi:app"],
-                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True)
+                [
+                    gunicorn,
+                    "--config",
+                    "gunicorn.conf.py",
+                    "--bind",
+                    f"127.0.0.1:{self.port}",
+                    "--workers",
+                    str(self.workers),
+                    "--access-logfile",
+                    "-",
+                    "wsgi:app",
+                ],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         _wait_until(self._healthy, 30, f"gunicorn on {self.url}")
         return self
 
@@ -62,8 +76,9 @@ class Gunicorn:
 
     def worker_pids(self) -> list[int]:
         """The pids of the worker processes (children of the master)."""
-        out = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True,
-                             text=True).stdout
+        out = subprocess.run(
+            ["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True
+        ).stdout
         return [int(pid) for pid in out.split()]
 
     def log(self) -> str:
@@ -90,9 +105,21 @@ class RedisServer:
     def start(self) -> "RedisServer":
         binary = shutil.which("redis-server") or "/usr/bin/redis-server"
         self.process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         _wait_until(self._ready, 10, f"redis-server on port {self.port}")
         return self
 

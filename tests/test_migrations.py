@@ -56,10 +56,16 @@ def _id(engine, value: uuid.UUID):
 def _seed_embedded_games(engine) -> dict[str, uuid.UUID]:
     """Four games at revision 0001: two share identical bytes, one differs, one has none."""
     guild, host = uuid.uuid4(), uuid.uuid4()
-    _run(engine, "INSERT INTO guilds (id, discord_guild_id, name) VALUES (:id, '1', 'g')",
-         id=_id(engine, guild))
-    _run(engine, "INSERT INTO users (id, discord_user_id, display_name) VALUES (:id, '2', 'u')",
-         id=_id(engine, host))
+    _run(
+        engine,
+        "INSERT INTO guilds (id, discord_guild_id, name) VALUES (:id, '1', 'g')",
+        id=_id(engine, guild),
+    )
+    _run(
+        engine,
+        "INSERT INTO users (id, discord_user_id, display_name) VALUES (:id, '2', 'u')",
+        id=_id(engine, host),
+    )
     games = {name: uuid.uuid4() for name in ("shared_1", "shared_2", "different", "none")}
     embedded = {
         "shared_1": {"thumbnail_data": PNG_A, "thumbnail_mime_type": "image/png"},
@@ -69,13 +75,30 @@ def _seed_embedded_games(engine) -> dict[str, uuid.UUID]:
     }
     for name, game_id in games.items():
         columns = embedded[name]
-        names = ", ".join(["id", "guild_id", "host_id", "title", "scheduled_at", "status",
-                           *columns])
-        values = ", ".join([":id", ":guild", ":host", ":title", ":at", "'SCHEDULED'",
-                            *(f":{column}" for column in columns)])
-        _run(engine, f"INSERT INTO game_sessions ({names}) VALUES ({values})",
-             id=_id(engine, game_id), guild=_id(engine, guild), host=_id(engine, host),
-             title=name, at="2026-12-01 19:00:00+00:00", **columns)
+        names = ", ".join(
+            ["id", "guild_id", "host_id", "title", "scheduled_at", "status", *columns]
+        )
+        values = ", ".join(
+            [
+                ":id",
+                ":guild",
+                ":host",
+                ":title",
+                ":at",
+                "'SCHEDULED'",
+                *(f":{column}" for column in columns),
+            ]
+        )
+        _run(
+            engine,
+            f"INSERT INTO game_sessions ({names}) VALUES ({values})",
+            id=_id(engine, game_id),
+            guild=_id(engine, guild),
+            host=_id(engine, host),
+            title=name,
+            at="2026-12-01 19:00:00+00:00",
+            **columns,
+        )
     return games
 
 
@@ -94,8 +117,11 @@ def test_upgrade_moves_embedded_images_into_deduplicated_rows(empty_database):
     _seed_embedded_games(engine)
     flask_cli(url, "db", "upgrade")
 
-    images = _run(engine, "SELECT id, content_hash, image_data, mime_type, reference_count, "
-                          "byte_size FROM game_images ORDER BY reference_count DESC")
+    images = _run(
+        engine,
+        "SELECT id, content_hash, image_data, mime_type, reference_count, "
+        "byte_size FROM game_images ORDER BY reference_count DESC",
+    )
     assert [(row.content_hash, row.reference_count) for row in images] == [
         (hashlib.sha256(PNG_A).hexdigest(), 2),
         (hashlib.sha256(JPEG_B).hexdigest(), 1),
@@ -117,15 +143,22 @@ def test_downgrade_puts_identical_bytes_back_and_round_trip_loses_nothing(empty_
     url, engine = empty_database
     flask_cli(url, "db", "upgrade", "0001_initial_schema")
     _seed_embedded_games(engine)
-    before = _run(engine, "SELECT title, thumbnail_data, thumbnail_mime_type, image_data, "
-                          "image_mime_type FROM game_sessions ORDER BY title")
+    before = _run(
+        engine,
+        "SELECT title, thumbnail_data, thumbnail_mime_type, image_data, "
+        "image_mime_type FROM game_sessions ORDER BY title",
+    )
     flask_cli(url, "db", "upgrade")
     flask_cli(url, "db", "downgrade", "0001_initial_schema")
 
-    after = _run(engine, "SELECT title, thumbnail_data, thumbnail_mime_type, image_data, "
-                         "image_mime_type FROM game_sessions ORDER BY title")
-    assert [tuple(bytes(v) if isinstance(v, memoryview) else v for v in row) for row in after] \
-        == [tuple(bytes(v) if isinstance(v, memoryview) else v for v in row) for row in before]
+    after = _run(
+        engine,
+        "SELECT title, thumbnail_data, thumbnail_mime_type, image_data, "
+        "image_mime_type FROM game_sessions ORDER BY title",
+    )
+    assert [tuple(bytes(v) if isinstance(v, memoryview) else v for v in row) for row in after] == [
+        tuple(bytes(v) if isinstance(v, memoryview) else v for v in row) for row in before
+    ]
 
     flask_cli(url, "db", "upgrade")
     assert _run(engine, "SELECT reference_count FROM game_images ORDER BY 1") == [(1,), (2,)]

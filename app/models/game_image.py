@@ -10,9 +10,7 @@ from app.models.base import Base, TimestampMixin
 
 class GameImage(TimestampMixin, Base):
     __tablename__ = "game_images"
-    __table_args__ = (
-        CheckConstraint("reference_count >= 0", name="reference_count_not_negative"),
-    )
+    __table_args__ = (CheckConstraint("reference_count >= 0", name="reference_count_not_negative"),)
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     content_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
@@ -21,4 +19,3 @@ class GameImage(TimestampMixin, Base):
     byte_size: Mapped[int] = mapped_column(Integer)
     mime_type: Mapped[str] = mapped_column(String(32))
     reference_count: Mapped[int] = mapped_column(Integer, default=1)
-

@@ -29,10 +29,12 @@ MAINTENANCE = "current_setting('app.maintenance', true) = 'on'"
 
 def timestamps() -> list[sa.Column]:
     return [
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False,
-                  server_default=sa.func.now()),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False,
-                  server_default=sa.func.now()),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
+        sa.Column(
+            "updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
     ]
 
 
@@ -61,10 +63,12 @@ def upgrade():
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("guild_id", sa.Uuid(), nullable=False),
         sa.Column("user_id", sa.Uuid(), nullable=False),
-        sa.ForeignKeyConstraint(["guild_id"], ["guilds.id"], ondelete="CASCADE",
-                                name="fk_guild_members_guild_id_guilds"),
-        sa.ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE",
-                                name="fk_guild_members_user_id_users"),
+        sa.ForeignKeyConstraint(
+            ["guild_id"], ["guilds.id"], ondelete="CASCADE", name="fk_guild_members_guild_id_guilds"
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], ondelete="CASCADE", name="fk_guild_members_user_id_users"
+        ),
         sa.PrimaryKeyConstraint("id", name="pk_guild_members"),
         sa.UniqueConstraint("guild_id", "user_id", name="uq_guild_members_guild_id"),
     )
@@ -75,12 +79,14 @@ def upgrade():
         sa.Column("user_id", sa.Uuid(), nullable=False),
         sa.Column("token_hash", sa.String(64), nullable=False),
         sa.Column("name", sa.String(100), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False,
-                  server_default=sa.func.now()),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
         sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE",
-                                name="fk_api_tokens_user_id_users"),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], ondelete="CASCADE", name="fk_api_tokens_user_id_users"
+        ),
         sa.PrimaryKeyConstraint("id", name="pk_api_tokens"),
         sa.UniqueConstraint("token_hash", name="uq_api_tokens_token_hash"),
     )
@@ -108,14 +114,17 @@ def upgrade():
             "status IN ('SCHEDULED', 'IN_PROGRESS', 'COMPLETED', 'CANCELLED')",
             name="ck_game_sessions_status_known",
         ),
-        sa.ForeignKeyConstraint(["guild_id"], ["guilds.id"], ondelete="CASCADE",
-                                name="fk_game_sessions_guild_id_guilds"),
-        sa.ForeignKeyConstraint(["host_id"], ["users.id"], ondelete="CASCADE",
-                                name="fk_game_sessions_host_id_users"),
+        sa.ForeignKeyConstraint(
+            ["guild_id"], ["guilds.id"], ondelete="CASCADE", name="fk_game_sessions_guild_id_guilds"
+        ),
+        sa.ForeignKeyConstraint(
+            ["host_id"], ["users.id"], ondelete="CASCADE", name="fk_game_sessions_host_id_users"
+        ),
         sa.PrimaryKeyConstraint("id", name="pk_game_sessions"),
     )
-    op.create_index("ix_game_sessions_guild_id_scheduled_at", "game_sessions",
-                    ["guild_id", "scheduled_at"])
+    op.create_index(
+        "ix_game_sessions_guild_id_scheduled_at", "game_sessions", ["guild_id", "scheduled_at"]
+    )
     op.create_index("ix_game_sessions_host_id", "game_sessions", ["host_id"])
     if op.get_bind().dialect.name == "postgresql":
         op.execute("ALTER TABLE game_sessions ENABLE ROW LEVEL SECURITY")

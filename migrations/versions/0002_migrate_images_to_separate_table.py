@@ -84,12 +84,15 @@ def create_game_images() -> None:
         sa.Column("byte_size", sa.Integer(), nullable=False),
         sa.Column("mime_type", sa.String(32), nullable=False),
         sa.Column("reference_count", sa.Integer(), nullable=False, server_default="1"),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False,
-                  server_default=sa.func.now()),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False,
-                  server_default=sa.func.now()),
-        sa.CheckConstraint("reference_count >= 0",
-                           name="ck_game_images_reference_count_not_negative"),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
+        sa.Column(
+            "updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
+        sa.CheckConstraint(
+            "reference_count >= 0", name="ck_game_images_reference_count_not_negative"
+        ),
         sa.PrimaryKeyConstraint("id", name="pk_game_images"),
     )
     op.create_index("ix_game_images_content_hash", "game_images", ["content_hash"], unique=True)
@@ -104,9 +107,11 @@ def move_images_out(bind) -> None:
     image_id_by_hash: dict[str, uuid.UUID] = {}
     session_ids = bind.execute(sa.select(game_sessions.c.id)).scalars().all()
     for session_id in session_ids:  # one row's bytes in memory at a time
-        row = bind.execute(
-            sa.select(game_sessions).where(game_sessions.c.id == session_id)
-        ).mappings().one()
+        row = (
+            bind.execute(sa.select(game_sessions).where(game_sessions.c.id == session_id))
+            .mappings()
+            .one()
+        )
         links = {}
         for data_col, mime_col, fk_col in SLOTS:
             data = row[data_col]
@@ -121,11 +126,16 @@ def move_images_out(bind) -> None:
                 )
             else:
                 image_id_by_hash[content_hash] = uuid.uuid4()
-                bind.execute(game_images.insert().values(
-                    id=image_id_by_hash[content_hash], content_hash=content_hash,
-                    image_data=data, byte_size=len(data),
-                    mime_type=sniffed_mime_type(data, row[mime_col]), reference_count=1,
-                ))
+                bind.execute(
+                    game_images.insert().values(
+                        id=image_id_by_hash[content_hash],
+                        content_hash=content_hash,
+                        image_data=data,
+                        byte_size=len(data),
+                        mime_type=sniffed_mime_type(data, row[mime_col]),
+                        reference_count=1,
+                    )
+                )
             links[fk_col] = image_id_by_hash[content_hash]
         if links:
             bind.execute(
@@ -139,10 +149,18 @@ def move_images_back(bind) -> None:
         image = game_images.alias("image")
         fk = game_sessions.c[fk_col]
         bind.execute(
-            game_sessions.update().where(fk.is_not(None)).values({
-                data_col: sa.select(image.c.image_data).where(image.c.id == fk).scalar_subquery(),
-                mime_col: sa.select(image.c.mime_type).where(image.c.id == fk).scalar_subquery(),
-            })
+            game_sessions.update()
+            .where(fk.is_not(None))
+            .values(
+                {
+                    data_col: sa.select(image.c.image_data)
+                    .where(image.c.id == fk)
+                    .scalar_subquery(),
+                    mime_col: sa.select(image.c.mime_type)
+                    .where(image.c.id == fk)
+                    .scalar_subquery(),
+                }
+            )
         )
 
 
@@ -152,8 +170,13 @@ def upgrade():
     with op.batch_alter_table("game_sessions") as batch:
         for _, _, fk_col in SLOTS:
             batch.add_column(sa.Column(fk_col, sa.Uuid(), nullable=True))
-            batch.create_foreign_key(f"fk_game_sessions_{fk_col}_game_images", "game_images",
-                                     [fk_col], ["id"], ondelete="SET NULL")
+            batch.create_foreign_key(
+                f"fk_game_sessions_{fk_col}_game_images",
+                "game_images",
+                [fk_col],
+                ["id"],
+                ondelete="SET NULL",
+            )
             batch.create_index(f"ix_game_sessions_{fk_col}", [fk_col])
     enter_maintenance_context(bind)
     move_images_out(bind)

@@ -22,8 +22,13 @@ UNIX = int(WHEN.timestamp())
 
 
 def game(**overrides) -> GameSession:
-    values = {"title": "Catan night", "scheduled_at": WHEN, "status": "SCHEDULED",
-              "host": User(discord_user_id="80351110224678912", display_name="Ana"), **overrides}
+    values = {
+        "title": "Catan night",
+        "scheduled_at": WHEN,
+        "status": "SCHEDULED",
+        "host": User(discord_user_id="80351110224678912", display_name="Ana"),
+        **overrides,
+    }
     return GameSession(**values)
 
 
@@ -39,8 +44,14 @@ def test_the_message_is_content_and_one_embed_and_its_content_cannot_ping():
 
 
 def test_the_embed_shows_time_host_where_run_time_and_status():
-    embed = game_message(game(description="Bring snacks", where="Ana's place",
-                              expected_duration_minutes=150, max_players=4))["embeds"][0]
+    embed = game_message(
+        game(
+            description="Bring snacks",
+            where="Ana's place",
+            expected_duration_minutes=150,
+            max_players=4,
+        )
+    )["embeds"][0]
     assert embed["title"] == "Catan night" and embed["description"] == "Bring snacks"
     facts = fields_of(embed)
     assert facts["Game Time"] == f"<t:{UNIX}:F> (<t:{UNIX}:R>)"
@@ -58,8 +69,11 @@ def test_absent_facts_leave_no_empty_field_and_no_image():
 
 
 def test_image_urls_go_in_thumbnail_and_image():
-    embed = game_message(game(), "https://x.test/api/v1/public/images/a.gif",
-                         "https://x.test/api/v1/public/images/b.webp")["embeds"][0]
+    embed = game_message(
+        game(),
+        "https://x.test/api/v1/public/images/a.gif",
+        "https://x.test/api/v1/public/images/b.webp",
+    )["embeds"][0]
     assert embed["thumbnail"] == {"url": "https://x.test/api/v1/public/images/a.gif"}
     assert embed["image"] == {"url": "https://x.test/api/v1/public/images/b.webp"}
 
@@ -78,8 +92,14 @@ def test_a_naive_time_from_sqlite_is_read_as_utc():
 
 
 def test_long_texts_are_cut_to_discord_limits_and_the_total_fits():
-    embed = game_message(game(title="T" * 500, description="D" * 9000, where="W" * 3000,
-                              signup_instructions="S" * 3000))["embeds"][0]
+    embed = game_message(
+        game(
+            title="T" * 500,
+            description="D" * 9000,
+            where="W" * 3000,
+            signup_instructions="S" * 3000,
+        )
+    )["embeds"][0]
     assert len(embed["title"]) == TITLE_LIMIT and embed["title"].endswith("…")
     assert len(embed["description"]) <= DESCRIPTION_LIMIT
     assert all(len(value) <= FIELD_VALUE_LIMIT for value in fields_of(embed).values())
@@ -87,13 +107,21 @@ def test_long_texts_are_cut_to_discord_limits_and_the_total_fits():
 
 
 def test_the_total_is_cut_from_fields_when_the_description_is_not_enough():
-    embed = game_message(game(title="T" * 256, where="W" * 1024,
-                              signup_instructions="S" * 1024))["embeds"][0]
+    embed = game_message(game(title="T" * 256, where="W" * 1024, signup_instructions="S" * 1024))[
+        "embeds"
+    ][0]
     assert embed_length(embed) <= TOTAL_LIMIT
 
 
-@pytest.mark.parametrize("minutes, said", [
-    (45, "45 minutes"), (60, "1 hour"), (61, "1 hour 1 minute"), (120, "2 hours"), (None, None),
-])
+@pytest.mark.parametrize(
+    "minutes, said",
+    [
+        (45, "45 minutes"),
+        (60, "1 hour"),
+        (61, "1 hour 1 minute"),
+        (120, "2 hours"),
+        (None, None),
+    ],
+)
 def test_run_time_reads_as_people_say_it(minutes, said):
     assert run_time(minutes) == said

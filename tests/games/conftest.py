@@ -45,15 +45,20 @@ class Api:
         data = {"guild_id": GUILD, "title": "Catan night", "scheduled_at": WHEN, **fields}
         for slot, content in (files or {}).items():
             data[slot] = upload(content)
-        return self.client.post("/api/v1/games", data=data, headers=self.headers,
-                                content_type="multipart/form-data")
+        return self.client.post(
+            "/api/v1/games", data=data, headers=self.headers, content_type="multipart/form-data"
+        )
 
     def update(self, game_id, files: dict | None = None, **fields):
         data = dict(fields)
         for slot, content in (files or {}).items():
             data[slot] = upload(content)
-        return self.client.put(f"/api/v1/games/{game_id}", data=data, headers=self.headers,
-                               content_type="multipart/form-data")
+        return self.client.put(
+            f"/api/v1/games/{game_id}",
+            data=data,
+            headers=self.headers,
+            content_type="multipart/form-data",
+        )
 
     def get(self, path: str = "", **kwargs):
         return self.client.get(f"/api/v1/games{path}", headers=self.headers, **kwargs)
@@ -62,8 +67,9 @@ class Api:
         return self.client.delete(f"/api/v1/games/{game_id}", headers=self.headers)
 
     def clone(self, game_id, **body):
-        return self.client.post(f"/api/v1/games/{game_id}/clone", json=body or None,
-                                headers=self.headers)
+        return self.client.post(
+            f"/api/v1/games/{game_id}/clone", json=body or None, headers=self.headers
+        )
 
 
 @pytest.fixture

@@ -42,7 +42,8 @@ def test_another_guild_gets_404_everywhere_and_never_sees_the_game(api, outsider
 
 
 def test_rls_alone_hides_other_guilds_when_the_service_filter_is_gone(
-        api, outsider_api, database, monkeypatch):
+    api, outsider_api, database, monkeypatch
+):
     game = api.create(files={"thumbnail": RED}).get_json()
     monkeypatch.setattr(games_service, "_membership_filter", lambda user_id: true())
     _refused_everywhere(outsider_api, game["id"])
@@ -59,15 +60,25 @@ def test_rls_hides_other_guild_rows_from_unfiltered_queries_and_writes(app, api,
     database.execute(
         "INSERT INTO game_sessions (id, guild_id, host_id, title, scheduled_at, status) "
         "SELECT :id, g.id, u.id, 'B', now(), 'SCHEDULED' FROM guilds g, users u "
-        "WHERE g.discord_guild_id = :g AND u.discord_user_id = 'b-host'", id=other, g=OTHER_GUILD)
+        "WHERE g.discord_guild_id = :g AND u.discord_user_id = 'b-host'",
+        id=other,
+        g=OTHER_GUILD,
+    )
     session = db.session()
     set_guild_context(session, [_guild_id(database, "guild-a")])
     assert [str(i) for i in session.scalars(select(GameSession.id))] == [mine["id"]]
     assert session.get(GameSession, other) is None
-    changed = session.execute(update(GameSession).where(GameSession.id == other)
-                              .values(title="hijacked").execution_options(synchronize_session=False))
-    removed = session.execute(delete(GameSession).where(GameSession.id == other)
-                              .execution_options(synchronize_session=False))
+    changed = session.execute(
+        update(GameSession)
+        .where(GameSession.id == other)
+        .values(title="hijacked")
+        .execution_options(synchronize_session=False)
+    )
+    removed = session.execute(
+        delete(GameSession)
+        .where(GameSession.id == other)
+        .execution_options(synchronize_session=False)
+    )
     assert (changed.rowcount, removed.rowcount) == (0, 0)
     session.commit()
     assert database.scalar("SELECT title FROM game_sessions WHERE id = :id", id=other) == "B"
@@ -103,8 +114,12 @@ def test_moving_a_game_to_a_guild_you_are_not_in_is_403(api, database):
     game = api.create().get_json()
     response = api.update(game["id"], guild_id=OTHER_GUILD)
     assert response.status_code == 403
-    assert database.scalar("SELECT g.discord_guild_id FROM game_sessions s JOIN guilds g "
-                           "ON g.id = s.guild_id") == "guild-a"
+    assert (
+        database.scalar(
+            "SELECT g.discord_guild_id FROM game_sessions s JOIN guilds g ON g.id = s.guild_id"
+        )
+        == "guild-a"
+    )
 
 
 @pytest.mark.sqlite_too
@@ -124,15 +139,30 @@ def test_a_member_who_is_not_the_host_gets_403_on_put_and_delete(api, member_api
 
 
 @pytest.mark.sqlite_too
-@pytest.mark.parametrize("authorization", [
-    None, "", "Bearer", "Bearer ", "Bearer gn_not-a-token", "Basic dXNlcjpwYXNz", "Token abc",
-])
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        None,
+        "",
+        "Bearer",
+        "Bearer ",
+        "Bearer gn_not-a-token",
+        "Basic dXNlcjpwYXNz",
+        "Token abc",
+    ],
+)
 def test_a_missing_or_invalid_token_is_401_with_www_authenticate(client, api, authorization):
     headers = {} if authorization is None else {"Authorization": authorization}
     game_id = api.create().get_json()["id"]
-    for method, path in [("GET", ""), ("POST", ""), ("GET", f"/{game_id}"),
-                         ("PUT", f"/{game_id}"), ("DELETE", f"/{game_id}"),
-                         ("POST", f"/{game_id}/clone"), ("GET", f"/{game_id}/discord-message")]:
+    for method, path in [
+        ("GET", ""),
+        ("POST", ""),
+        ("GET", f"/{game_id}"),
+        ("PUT", f"/{game_id}"),
+        ("DELETE", f"/{game_id}"),
+        ("POST", f"/{game_id}/clone"),
+        ("GET", f"/{game_id}/discord-message"),
+    ]:
         response = client.open(f"/api/v1/games{path}", method=method, headers=headers)
         assert response.status_code == 401, (method, path)
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
@@ -150,8 +180,11 @@ def test_a_revoked_token_is_401(api, database):
 @pytest.mark.sqlite_too
 def test_unknown_and_malformed_game_ids_are_404_json(api):
     for path in (f"/{uuid.uuid4()}", "/not-a-uuid", f"/{uuid.uuid4()}/clone"):
-        response = api.get(path) if "clone" not in path else api.client.post(
-            f"/api/v1/games{path}", headers=api.headers)
+        response = (
+            api.get(path)
+            if "clone" not in path
+            else api.client.post(f"/api/v1/games{path}", headers=api.headers)
+        )
         assert response.status_code == 404 and response.get_json()["message"]
 
 

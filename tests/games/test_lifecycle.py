@@ -52,8 +52,9 @@ def test_update_replaces_an_image_and_the_unreferenced_old_row_goes(api, databas
     response = api.update(game["id"], files={"thumbnail": GREEN})
     assert response.status_code == 200
     assert image_counts(database) == {sha(GREEN): 1}
-    assert str(game_row(database, game["id"])[0].thumbnail_id) == response.get_json()[
-        "thumbnail_id"]
+    assert (
+        str(game_row(database, game["id"])[0].thumbnail_id) == response.get_json()["thumbnail_id"]
+    )
 
 
 def test_delete_releases_both_images(api, database):
@@ -82,7 +83,9 @@ def test_clone_raises_counts_and_deleting_the_source_keeps_the_clone_images(api,
     assert response.headers["Location"] == f"/api/v1/games/{clone['id']}"
     assert clone["id"] != source["id"] and clone["where"] == "Ana's"
     assert (clone["thumbnail_id"], clone["banner_image_id"]) == (
-        source["thumbnail_id"], source["banner_image_id"])
+        source["thumbnail_id"],
+        source["banner_image_id"],
+    )
     assert image_counts(database) == {sha(RED): 2, sha(GREEN): 2}
     api.delete(source["id"])
     assert image_counts(database) == {sha(RED): 1, sha(GREEN): 1}
@@ -101,8 +104,7 @@ def test_remove_flags_clear_both_slots_and_release_the_images(api, database):
     game = api.create(files={"thumbnail": RED, "image": GREEN}).get_json()
     response = api.update(game["id"], remove_thumbnail="true", remove_image="true")
     body = response.get_json()
-    assert (body["thumbnail_id"], body["banner_image_id"], body["has_image"]) == (None, None,
-                                                                                 False)
+    assert (body["thumbnail_id"], body["banner_image_id"], body["has_image"]) == (None, None, False)
     row = game_row(database, game["id"])[0]
     assert (row.thumbnail_id, row.banner_image_id) == (None, None)
     assert image_counts(database) == {}
@@ -132,8 +134,9 @@ def test_an_invalid_second_image_leaves_no_trace(api, database):
     assert database.scalar("SELECT count(*) FROM game_sessions") == 0
     assert image_counts(database) == {}
     game = api.create(files={"thumbnail": RED}).get_json()
-    response = api.update(game["id"], files={"thumbnail": GREEN, "image": b"GIF89a broken"},
-                          title="Changed")
+    response = api.update(
+        game["id"], files={"thumbnail": GREEN, "image": b"GIF89a broken"}, title="Changed"
+    )
     assert response.status_code == 415
     assert game_row(database, game["id"])[0].title == "Catan night"
     assert image_counts(database) == {sha(RED): 1}
@@ -161,7 +164,9 @@ def test_a_four_megabyte_photo_sized_upload_is_accepted_byte_for_byte(api, datab
 
 def test_a_request_over_the_size_limit_is_413_json(api, app, database):
     response = api.client.post(
-        "/api/v1/games", headers=api.headers, content_type="multipart/form-data",
+        "/api/v1/games",
+        headers=api.headers,
+        content_type="multipart/form-data",
         data={"guild_id": "guild-a", "thumbnail": upload(bytes(app.config["MAX_CONTENT_LENGTH"]))},
     )
     assert response.status_code == 413
@@ -169,8 +174,9 @@ def test_a_request_over_the_size_limit_is_413_json(api, app, database):
     assert database.scalar("SELECT count(*) FROM game_sessions") == 0
 
 
-@pytest.mark.parametrize("fmt, extension", [("PNG", "png"), ("JPEG", "jpg"), ("GIF", "gif"),
-                                            ("WEBP", "webp")])
+@pytest.mark.parametrize(
+    "fmt, extension", [("PNG", "png"), ("JPEG", "jpg"), ("GIF", "gif"), ("WEBP", "webp")]
+)
 def test_image_urls_are_absolute_public_urls_with_the_type_extension(api, fmt, extension):
     game = api.create(files={"thumbnail": image_bytes(fmt=fmt), "image": BLUE}).get_json()
     base = "https://gamenight.test/api/v1/public/images/"
@@ -187,28 +193,51 @@ def test_the_old_authenticated_image_routes_do_not_exist(api):
 
 @pytest.mark.sqlite_too
 def test_json_create_without_images(api, database):
-    response = api.client.post("/api/v1/games", headers=api.headers, json={
-        "guild_id": "guild-a", "title": "Chess", "scheduled_at": "2030-05-01T21:00:00+02:00",
-        "description": "Bring a clock", "where": "Library", "signup_instructions": "React",
-        "max_players": 2, "expected_duration_minutes": 90,
-    })
+    response = api.client.post(
+        "/api/v1/games",
+        headers=api.headers,
+        json={
+            "guild_id": "guild-a",
+            "title": "Chess",
+            "scheduled_at": "2030-05-01T21:00:00+02:00",
+            "description": "Bring a clock",
+            "where": "Library",
+            "signup_instructions": "React",
+            "max_players": 2,
+            "expected_duration_minutes": 90,
+        },
+    )
     assert response.status_code == 201
     body = response.get_json()
     assert body["scheduled_at"] == "2030-05-01T19:00:00+00:00"
-    assert (body["guild_id"], body["host_id"], body["status"]) == ("guild-a", "host-user",
-                                                                   "SCHEDULED")
+    assert (body["guild_id"], body["host_id"], body["status"]) == (
+        "guild-a",
+        "host-user",
+        "SCHEDULED",
+    )
     row = game_row(database, body["id"])[0]
     assert (row.title, row.where, row.max_players, row.expected_duration_minutes) == (
-        "Chess", "Library", 2, 90)
+        "Chess",
+        "Library",
+        2,
+        90,
+    )
     assert (row.thumbnail_id, row.banner_image_id) == (None, None)
 
 
 @pytest.mark.sqlite_too
 def test_urlencoded_create_and_blank_optional_fields(api, database):
-    response = api.client.post("/api/v1/games", headers=api.headers, data={
-        "guild_id": "guild-a", "title": "Go", "scheduled_at": WHEN, "max_players": "",
-        "description": "",
-    })
+    response = api.client.post(
+        "/api/v1/games",
+        headers=api.headers,
+        data={
+            "guild_id": "guild-a",
+            "title": "Go",
+            "scheduled_at": WHEN,
+            "max_players": "",
+            "description": "",
+        },
+    )
     assert response.status_code == 201
     row = game_row(database, response.get_json()["id"])[0]
     assert (row.max_players, row.description) == (None, None)
@@ -231,11 +260,17 @@ def test_scheduled_at_without_an_offset_is_422_naming_the_field(api, database, v
 
 
 @pytest.mark.sqlite_too
-@pytest.mark.parametrize("fields, bad", [
-    ({"title": "x" * 201}, "title"), ({"title": "   "}, "title"), ({"max_players": "0"},
-     "max_players"), ({"expected_duration_minutes": "soon"}, "expected_duration_minutes"),
-    ({"status": "SCHEDULED"}, "status"), ({"description": "nul\x00byte"}, "description"),
-])
+@pytest.mark.parametrize(
+    "fields, bad",
+    [
+        ({"title": "x" * 201}, "title"),
+        ({"title": "   "}, "title"),
+        ({"max_players": "0"}, "max_players"),
+        ({"expected_duration_minutes": "soon"}, "expected_duration_minutes"),
+        ({"status": "SCHEDULED"}, "status"),
+        ({"description": "nul\x00byte"}, "description"),
+    ],
+)
 def test_validation_errors_are_json_and_name_the_field(api, fields, bad):
     response = api.create(**fields)
     assert response.status_code == 422
@@ -246,12 +281,19 @@ def test_validation_errors_are_json_and_name_the_field(api, fields, bad):
 @pytest.mark.sqlite_too
 def test_partial_update_changes_only_the_given_fields(api, database):
     game = api.create(description="Old", max_players="4").get_json()
-    response = api.client.put(f"/api/v1/games/{game['id']}", headers=api.headers,
-                              json={"status": "CANCELLED", "max_players": None})
+    response = api.client.put(
+        f"/api/v1/games/{game['id']}",
+        headers=api.headers,
+        json={"status": "CANCELLED", "max_players": None},
+    )
     assert response.status_code == 200
     row = game_row(database, game["id"])[0]
     assert (row.status, row.max_players, row.description, row.title) == (
-        "CANCELLED", None, "Old", "Catan night")
+        "CANCELLED",
+        None,
+        "Old",
+        "Catan night",
+    )
 
 
 @pytest.mark.sqlite_too
@@ -264,8 +306,9 @@ def test_list_filters_by_guild_and_status_and_paginates_with_total(api, database
     api.update(cancelled["id"], status="CANCELLED")
     api.create(guild_id="guild-c", title="C1")
 
-    page = client.get("/api/v1/games?guild_id=guild-a&status=SCHEDULED&limit=2&offset=1",
-                      headers=headers).get_json()
+    page = client.get(
+        "/api/v1/games?guild_id=guild-a&status=SCHEDULED&limit=2&offset=1", headers=headers
+    ).get_json()
     assert page["total"] == 5
     assert [game["title"] for game in page["games"]] == ["A2", "A3"]
     everything = client.get("/api/v1/games", headers=headers).get_json()
@@ -282,8 +325,11 @@ def test_the_api_needs_no_csrf_token_even_when_csrf_is_on(app_config, host_token
 
     app_config["WTF_CSRF_ENABLED"] = True
     client = create_app(app_config).test_client()
-    response = client.post("/api/v1/games", headers={"Authorization": f"Bearer {host_token}"},
-                           json={"guild_id": "guild-a", "title": "T", "scheduled_at": WHEN})
+    response = client.post(
+        "/api/v1/games",
+        headers={"Authorization": f"Bearer {host_token}"},
+        json={"guild_id": "guild-a", "title": "T", "scheduled_at": WHEN},
+    )
     assert response.status_code == 201
 
 
@@ -308,10 +354,17 @@ def test_same_image_in_both_slots_counts_two_references(api, database):
 
 
 def test_an_empty_file_field_means_no_file(api, database):
-    response = api.client.post("/api/v1/games", headers=api.headers,
-                               content_type="multipart/form-data",
-                               data={"guild_id": "guild-a", "title": "T", "scheduled_at": WHEN,
-                                     "thumbnail": (io.BytesIO(b""), "")})
+    response = api.client.post(
+        "/api/v1/games",
+        headers=api.headers,
+        content_type="multipart/form-data",
+        data={
+            "guild_id": "guild-a",
+            "title": "T",
+            "scheduled_at": WHEN,
+            "thumbnail": (io.BytesIO(b""), ""),
+        },
+    )
     assert response.status_code == 201
     assert response.get_json()["thumbnail_id"] is None
 

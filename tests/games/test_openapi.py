@@ -15,8 +15,13 @@ from schemathesis.specs.openapi.checks import (
 from app.games.schemas import EXAMPLE_GUILD_ID
 from tests.games.conftest import RED, Api
 
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
-          response_schema_conformance, response_headers_conformance]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    response_headers_conformance,
+]
 EXAMPLES_PER_RUN = 50
 
 
@@ -27,8 +32,12 @@ def games_schema(app):
 
 def _fuzz(strategy, headers: dict) -> None:
     @given(case=strategy)
-    @settings(max_examples=EXAMPLES_PER_RUN, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=EXAMPLES_PER_RUN,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
     def run(case) -> None:
         response = case.call(headers=headers)
         case.validate_response(response, checks=CHECKS, headers=headers)
@@ -38,8 +47,9 @@ def _fuzz(strategy, headers: dict) -> None:
 
 def test_openapi_lists_every_games_route_under_the_games_tag(client):
     spec = client.get("/api/v1/openapi.json").get_json()
-    games_paths = {path: set(ops) - {"parameters"} for path, ops in spec["paths"].items()
-                   if "/games" in path}
+    games_paths = {
+        path: set(ops) - {"parameters"} for path, ops in spec["paths"].items() if "/games" in path
+    }
     assert games_paths == {
         "/api/v1/games": {"get", "post"},
         "/api/v1/games/{game_id}": {"get", "put", "delete"},
@@ -52,12 +62,16 @@ def test_openapi_lists_every_games_route_under_the_games_tag(client):
             assert operation["security"] == [{"bearerAuth": []}]
     assert spec["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
     create = spec["paths"]["/api/v1/games"]["post"]["requestBody"]["content"]
-    assert set(create) == {"multipart/form-data", "application/json",
-                           "application/x-www-form-urlencoded"}
+    assert set(create) == {
+        "multipart/form-data",
+        "application/json",
+        "application/x-www-form-urlencoded",
+    }
 
 
 def test_schemathesis_finds_no_server_error_and_no_undocumented_answer(
-        games_schema, client, database):
+    games_schema, client, database
+):
     token = database.create_token("schema-user", EXAMPLE_GUILD_ID)
     headers = {"Authorization": f"Bearer {token}"}
     game = Api(client, token).create(guild_id=EXAMPLE_GUILD_ID, files={"thumbnail": RED})
@@ -65,5 +79,9 @@ def test_schemathesis_finds_no_server_error_and_no_undocumented_answer(
     for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
         _fuzz(games_schema.as_strategy(mode, headers=headers), headers)
         # Again on a real game of the user (kept, not deleted), so the 2xx paths run too.
-        _fuzz(games_schema.include(path_regex="game_id").exclude(method="DELETE").as_strategy(
-            mode, headers=headers, path_parameters={"game_id": game_id}), headers)
+        _fuzz(
+            games_schema.include(path_regex="game_id")
+            .exclude(method="DELETE")
+            .as_strategy(mode, headers=headers, path_parameters={"game_id": game_id}),
+            headers,
+        )

@@ -30,11 +30,17 @@ def sha(data: bytes) -> str:
 def as_user(database, discord_user_id: str, *guilds: str) -> uuid.UUID:
     """Create the user (with guilds) and set the session's RLS context as a request would."""
     database.create_token(discord_user_id, *guilds)
-    user_id = uuid.UUID(str(database.scalar(
-        "SELECT id FROM users WHERE discord_user_id = :u", u=discord_user_id)))
-    guild_ids = [uuid.UUID(str(row[0])) for row in database.rows(
-        "SELECT guild_id FROM guild_members m JOIN users u ON u.id = m.user_id "
-        "WHERE u.discord_user_id = :u", u=discord_user_id)]
+    user_id = uuid.UUID(
+        str(database.scalar("SELECT id FROM users WHERE discord_user_id = :u", u=discord_user_id))
+    )
+    guild_ids = [
+        uuid.UUID(str(row[0]))
+        for row in database.rows(
+            "SELECT guild_id FROM guild_members m JOIN users u ON u.id = m.user_id "
+            "WHERE u.discord_user_id = :u",
+            u=discord_user_id,
+        )
+    ]
     set_guild_context(db.session(), guild_ids)
     return user_id
 
@@ -72,11 +78,13 @@ def test_a_failure_inside_the_transaction_rolls_everything_back(app, database):
 def test_service_lifecycle_counts_references_exactly(app, database):
     host = as_user(database, "host", "guild-a")
     game_id = run_in_transaction(
-        lambda: games.create_game(host, FIELDS, {"thumbnail": png(RED), "image": png(GREEN)}).id)
+        lambda: games.create_game(host, FIELDS, {"thumbnail": png(RED), "image": png(GREEN)}).id
+    )
     clone_id = run_in_transaction(lambda: games.clone_game(host, game_id).id)
     assert image_counts(database) == {sha(RED): 2, sha(GREEN): 2}
-    run_in_transaction(lambda: games.update_game(host, game_id, {}, {"thumbnail": png(BLUE)},
-                                                 removals=("image",)))
+    run_in_transaction(
+        lambda: games.update_game(host, game_id, {}, {"thumbnail": png(BLUE)}, removals=("image",))
+    )
     assert image_counts(database) == {sha(RED): 1, sha(GREEN): 1, sha(BLUE): 1}
     run_in_transaction(lambda: games.delete_game(host, clone_id))
     assert image_counts(database) == {sha(BLUE): 1}
@@ -89,10 +97,12 @@ def test_service_checks_membership_and_host_itself(app, database):
     host = as_user(database, "host", "guild-a")
     game_id = run_in_transaction(lambda: games.create_game(host, FIELDS).id)
     outsider = as_user(database, "outsider", OTHER_GUILD)
-    for call in (lambda: games.get_game(outsider, game_id),
-                 lambda: games.update_game(outsider, game_id, {"title": "x"}),
-                 lambda: games.delete_game(outsider, game_id),
-                 lambda: games.clone_game(outsider, game_id)):
+    for call in (
+        lambda: games.get_game(outsider, game_id),
+        lambda: games.update_game(outsider, game_id, {"title": "x"}),
+        lambda: games.delete_game(outsider, game_id),
+        lambda: games.clone_game(outsider, game_id),
+    ):
         with pytest.raises(NotFound):
             run_in_transaction(call)
     assert games.list_games(outsider) == ([], 0)
@@ -115,8 +125,11 @@ def test_service_refuses_naive_times_and_contradictions(app, database):
     assert "scheduled_at" in refused.value.errors
     game_id = run_in_transaction(lambda: games.create_game(host, FIELDS).id)
     with pytest.raises(InvalidInput) as refused:
-        run_in_transaction(lambda: games.update_game(
-            host, game_id, {}, {"thumbnail": png(RED)}, removals=("thumbnail",)))
+        run_in_transaction(
+            lambda: games.update_game(
+                host, game_id, {}, {"thumbnail": png(RED)}, removals=("thumbnail",)
+            )
+        )
     assert "thumbnail" in refused.value.errors
     with pytest.raises(InvalidInput):
         run_in_transaction(lambda: games.update_game(host, game_id, {"title": None}))
@@ -128,8 +141,14 @@ def test_concurrent_swaps_of_shared_images_neither_deadlock_nor_drift(app, datab
     host = as_user(database, "host", "guild-a")
     guild_ids = list(db.session().info["gamenight.guild_ids"])
     pictures = [png(RED), png(GREEN), png(BLUE)]
-    seed_ids = [run_in_transaction(lambda: games.create_game(
-        host, FIELDS, {"thumbnail": pictures[0], "image": pictures[1]}).id) for _ in range(4)]
+    seed_ids = [
+        run_in_transaction(
+            lambda: (
+                games.create_game(host, FIELDS, {"thumbnail": pictures[0], "image": pictures[1]}).id
+            )
+        )
+        for _ in range(4)
+    ]
     failures: list[BaseException] = []
 
     def worker(n: int) -> None:
@@ -161,5 +180,8 @@ def _one_change(host, seed_ids, pictures, n: int, i: int) -> None:
         clone_id = run_in_transaction(lambda: games.clone_game(host, game_id).id)
         run_in_transaction(lambda: games.delete_game(host, clone_id))
     else:
-        run_in_transaction(lambda: games.update_game(
-            host, game_id, {"title": f"t{n}.{i}"}, {"thumbnail": first, "image": second}))
+        run_in_transaction(
+            lambda: games.update_game(
+                host, game_id, {"title": f"t{n}.{i}"}, {"thumbnail": first, "image": second}
+            )
+        )

@@ -2,16 +2,21 @@
 
 import datetime as dt
 import io
-from pathlib import Path
 
 import pytest
 
 from app.discord import webhooks
+from tests.data.upload_corpus import CASES
 from tests.discord.fake_discord import FakeDiscord
 from tests.pages.conftest import GUILD, create_game, game_id_of, png, submit
 
 pytestmark = pytest.mark.sqlite_too
-UPLOADS = Path(__file__).parent.parent / "data" / "uploads"
+
+
+def corpus_file(filename: str) -> bytes:
+    """A file of the upload corpus, built here (the suite must not depend on test order)."""
+    build, _ = CASES[filename]
+    return build()
 
 
 def _row(database, game_id: str):
@@ -82,7 +87,7 @@ def test_a_guild_i_am_not_in_is_refused(client, database, host):
     ],
 )
 def test_refused_uploads_are_shown_on_the_form(client, database, host, upload, status, message):
-    response = create_game(client, thumbnail=(UPLOADS / upload).read_bytes())
+    response = create_game(client, thumbnail=corpus_file(upload))
     assert response.status_code == status
     assert message in _text(response) and 'id="game-form"' in _text(response)
     assert database.scalar("SELECT count(*) FROM game_sessions") == 0
@@ -90,7 +95,7 @@ def test_refused_uploads_are_shown_on_the_form(client, database, host, upload, s
 
 
 def test_an_image_of_exactly_5_mib_is_accepted(client, database, host):
-    game_id = game_id_of(create_game(client, image=(UPLOADS / "exactly-5-mib.png").read_bytes()))
+    game_id = game_id_of(create_game(client, image=corpus_file("exactly-5-mib.png")))
     assert _row(database, game_id).banner_image_id is not None
 
 

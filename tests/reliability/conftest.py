@@ -129,4 +129,5 @@ def invariant_violations(database) -> list:
         "FROM game_images i WHERE i.reference_count <> "
         "  (SELECT count(*) FROM game_sessions s WHERE s.thumbnail_id = i.id)"
         "+ (SELECT count(*) FROM game_sessions s WHERE s.banner_image_id = i.id) "
-        "OR i.reference_count = 0")
+        "OR i.reference_count = 0"
+    )

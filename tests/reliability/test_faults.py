@@ -15,20 +15,27 @@ FAULTS = 5
 
 def _terminate_app_backends(database) -> int:
     with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        return len(admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = %s AND usename = ANY(%s)",
-            (database.pg.name, [database.pg.app_role, database.pg.public_role])).fetchall())
+        return len(
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = %s AND usename = ANY(%s)",
+                (database.pg.name, [database.pg.app_role, database.pg.public_role]),
+            ).fetchall()
+        )
 
 
 def _load(client: ApiClient, stop: threading.Event, latencies: list, errors: list) -> None:
-    payload = {"guild_id": "fault-guild", "title": "Fault night",
-               "scheduled_at": "2026-12-24T20:00:00Z"}
+    payload = {
+        "guild_id": "fault-guild",
+        "title": "Fault night",
+        "scheduled_at": "2026-12-24T20:00:00Z",
+    }
     try:
         while not stop.is_set():
             started = time.monotonic()
-            created = client.call("POST", data=payload, files={"thumbnail": ("a.png", png(
-                (10, 20, 30)), "image/png")})
+            created = client.call(
+                "POST", data=payload, files={"thumbnail": ("a.png", png((10, 20, 30)), "image/png")}
+            )
             if created.status_code == 201:
                 client.call("GET", f"/{created.json()['id']}")
             client.call("GET", params={"limit": 5})
@@ -38,7 +45,8 @@ def _load(client: ApiClient, stop: threading.Event, latencies: list, errors: lis
 
 
 def test_cut_database_connections_give_json_503_then_heal_by_themselves(
-        database, redis_prefix, start_gunicorn, report):
+    database, redis_prefix, start_gunicorn, report
+):
     token = database.create_token("fault-user", "fault-guild")
     server = start_gunicorn(stack_env(database, redis_prefix))
     log, stop, latencies, errors = StatusLog(), threading.Event(), [], []
@@ -55,11 +63,17 @@ def test_cut_database_connections_give_json_503_then_heal_by_themselves(
     for thread in threads:
         thread.join()
 
-    recovered = [ApiClient(server.url, token, StatusLog()).call("GET").status_code
-                 for _ in range(20)]
-    report.update(requests=log.total, by_status=dict(sorted(log.by_status.items())),
-                  faults_injected=FAULTS, backends_terminated=sum(terminated),
-                  slowest_request_s=round(max(latencies), 2), after_faults=set(recovered))
+    recovered = [
+        ApiClient(server.url, token, StatusLog()).call("GET").status_code for _ in range(20)
+    ]
+    report.update(
+        requests=log.total,
+        by_status=dict(sorted(log.by_status.items())),
+        faults_injected=FAULTS,
+        backends_terminated=sum(terminated),
+        slowest_request_s=round(max(latencies), 2),
+        after_faults=set(recovered),
+    )
     assert errors == []
     assert sum(terminated) >= FAULTS
     assert set(log.by_status) <= {200, 201, 503}, log.failures
@@ -72,9 +86,10 @@ def test_cut_database_connections_give_json_503_then_heal_by_themselves(
 def _image_url(database, server) -> str:
     token = database.create_token("redis-user", "redis-guild")
     created = ApiClient(server.url, token, StatusLog()).call(
-        "POST", data={"guild_id": "redis-guild", "title": "Images",
-                      "scheduled_at": "2026-12-24T20:00:00Z"},
-        files={"thumbnail": ("a.png", png((1, 2, 3)), "image/png")})
+        "POST",
+        data={"guild_id": "redis-guild", "title": "Images", "scheduled_at": "2026-12-24T20:00:00Z"},
+        files={"thumbnail": ("a.png", png((1, 2, 3)), "image/png")},
+    )
     assert created.status_code == 201, created.text
     return server.url + "/api/v1/public/images/" + created.json()["thumbnail_id"]
 
@@ -88,11 +103,18 @@ def _fetch(url: str, log: StatusLog, latencies: list) -> requests.Response:
 
 
 def test_redis_stopped_and_restarted_keeps_serving_and_limits_resume(
-        database, redis_prefix, start_gunicorn, report):
+    database, redis_prefix, start_gunicorn, report
+):
     redis_server = RedisServer().start()
     try:
-        server = start_gunicorn(stack_env(database, redis_prefix, redis_url=redis_server.url,
-                                          PUBLIC_IMAGE_RATE_LIMITS="40/minute"))
+        server = start_gunicorn(
+            stack_env(
+                database,
+                redis_prefix,
+                redis_url=redis_server.url,
+                PUBLIC_IMAGE_RATE_LIMITS="40/minute",
+            )
+        )
         url = _image_url(database, server)
         log, down_latencies, latencies = StatusLog(), [], []
         for _ in range(10):
@@ -105,10 +127,13 @@ def test_redis_stopped_and_restarted_keeps_serving_and_limits_resume(
         limited = [_fetch(url, log, latencies).status_code for _ in range(45)]
     finally:
         redis_server.stop()
-    report.update(requests=log.total, by_status=dict(sorted(log.by_status.items())),
-                  faults_injected="redis-server killed, restarted",
-                  slowest_while_down_s=round(max(down_latencies), 3),
-                  requests_until_redis_counted_again=recovered_after)
+    report.update(
+        requests=log.total,
+        by_status=dict(sorted(log.by_status.items())),
+        faults_injected="redis-server killed, restarted",
+        slowest_while_down_s=round(max(down_latencies), 3),
+        requests_until_redis_counted_again=recovered_after,
+    )
     assert log.server_errors() == 0
     assert max(down_latencies) < 1.0
     assert 429 in limited

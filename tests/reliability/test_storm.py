@@ -23,9 +23,15 @@ def _one_action(client: ApiClient, games: list, lock: threading.Lock) -> None:
         game_id = random.choice(games) if games else None
     if action == "create" or game_id is None:
         files = {slot: _image() for slot in ("thumbnail", "image") if random.random() < 0.6}
-        response = client.call("POST", data={"guild_id": "storm-guild", "title": "Storm night",
-                                              "scheduled_at": "2026-12-24T20:00:00Z"},
-                               files=files)
+        response = client.call(
+            "POST",
+            data={
+                "guild_id": "storm-guild",
+                "title": "Storm night",
+                "scheduled_at": "2026-12-24T20:00:00Z",
+            },
+            files=files,
+        )
         if response.status_code == 201:
             with lock:
                 games.append(response.json()["id"])
@@ -36,8 +42,9 @@ def _one_action(client: ApiClient, games: list, lock: threading.Lock) -> None:
         elif choice < 0.7:
             client.call("PUT", f"/{game_id}", data={"remove_image": "true", "title": "Less"})
         else:
-            client.call("PUT", f"/{game_id}", files={"image": _image()},
-                        data={"remove_thumbnail": "true"})
+            client.call(
+                "PUT", f"/{game_id}", files={"image": _image()}, data={"remove_thumbnail": "true"}
+            )
     elif action == "clone":
         response = client.call("POST", f"/{game_id}/clone")
         if response.status_code == 201:
@@ -53,7 +60,8 @@ def _one_action(client: ApiClient, games: list, lock: threading.Lock) -> None:
 
 
 def test_storm_of_concurrent_game_changes_has_no_5xx_and_keeps_reference_counts(
-        database, redis_prefix, start_gunicorn, report):
+    database, redis_prefix, start_gunicorn, report
+):
     tokens = [database.create_token(f"storm-user-{n}", "storm-guild") for n in range(4)]
     server = start_gunicorn(stack_env(database, redis_prefix))
     log, games, lock = StatusLog(), [], threading.Lock()
@@ -75,10 +83,14 @@ def test_storm_of_concurrent_game_changes_has_no_5xx_and_keeps_reference_counts(
         thread.join()
 
     verify = flask_cli(database.pg.owner_url, "images", "verify", check=False)
-    report.update(requests=log.total, by_status=dict(sorted(log.by_status.items())),
-                  transport_errors=len(errors), games_left=len(games),
-                  images_left=database.scalar("SELECT count(*) FROM game_images"),
-                  images_verify_exit=verify.returncode)
+    report.update(
+        requests=log.total,
+        by_status=dict(sorted(log.by_status.items())),
+        transport_errors=len(errors),
+        games_left=len(games),
+        images_left=database.scalar("SELECT count(*) FROM game_images"),
+        images_verify_exit=verify.returncode,
+    )
     assert errors == []
     assert log.server_errors() == 0, log.failures
     assert set(log.by_status) <= ALLOWED, log.by_status
