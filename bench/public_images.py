@@ -17,7 +17,6 @@ import sys
 import tempfile
 import time
 import uuid
-from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -25,7 +24,7 @@ import requests
 from PIL import Image
 
 from tests import pg
-from tests.cli import ROOT, flask_cli
+from tests.cli import ROOT
 from tests.servers import free_port
 
 ADMIN_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -61,24 +60,9 @@ def require_wrk() -> str:
     return shutil.which("wrk")
 
 
-@contextmanager
 def bench_database():
     """A migrated throwaway PostgreSQL database with its owner, app and public roles."""
-    database = pg.create_database(ADMIN_URL, label="bench")
-    try:
-        flask_cli(database.owner_url, "db", "upgrade")
-        flask_cli(
-            database.owner_url,
-            "db",
-            "grant",
-            "--app-role",
-            database.app_role,
-            "--public-role",
-            database.public_role,
-        )
-        yield database
-    finally:
-        pg.drop_database(database)
+    return pg.migrated_database(ADMIN_URL, label="bench")
 
 
 def seed_images(database, directory: Path) -> dict:

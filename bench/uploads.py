@@ -110,15 +110,10 @@ def bench_database():
         yield url
         return
     from tests import pg
-    from tests.cli import flask_cli
     from tests.conftest import ADMIN_URL
 
-    database = pg.create_database(ADMIN_URL, label="bench")
-    try:
-        flask_cli(database.owner_url, "db", "upgrade")
+    with pg.migrated_database(ADMIN_URL, label="bench") as database:
         yield database.owner_url
-    finally:
-        pg.drop_database(database)
 
 
 def main() -> None:

@@ -29,21 +29,8 @@ def pytest_generate_tests(metafunc):
 @pytest.fixture(scope="session")
 def pg_database():
     """One throwaway database for the run, migrated by its owner, with roles granted."""
-    database = pg.create_database(ADMIN_URL)
-    try:
-        flask_cli(database.owner_url, "db", "upgrade")
-        flask_cli(
-            database.owner_url,
-            "db",
-            "grant",
-            "--app-role",
-            database.app_role,
-            "--public-role",
-            database.public_role,
-        )
+    with pg.migrated_database(ADMIN_URL) as database:
         yield database
-    finally:
-        pg.drop_database(database)
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,8 @@
 
 import dataclasses
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psycopg
 from psycopg import sql
@@ -93,3 +95,25 @@ def truncate_all(database: PgDatabase) -> None:
     """Empty every table (as the owner) so each test starts from a clean state."""
     with psycopg.connect(database.libpq_url(database.owner), autocommit=True) as conn:
         conn.execute("TRUNCATE " + ", ".join(TABLES) + " CASCADE")
+
+
+@contextmanager
+def migrated_database(admin_url: str, label: str = "t") -> Iterator[PgDatabase]:
+    """A throwaway database migrated by its owner, the runtime roles granted; dropped after."""
+    from tests.cli import flask_cli
+
+    database = create_database(admin_url, label=label)
+    try:
+        flask_cli(database.owner_url, "db", "upgrade")
+        flask_cli(
+            database.owner_url,
+            "db",
+            "grant",
+            "--app-role",
+            database.app_role,
+            "--public-role",
+            database.public_role,
+        )
+        yield database
+    finally:
+        drop_database(database)
