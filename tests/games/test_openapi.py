@@ -4,24 +4,13 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_headers_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
+from schemathesis.specs.openapi.checks import response_headers_conformance
 
 from app.games.schemas import EXAMPLE_GUILD_ID
 from tests.games.conftest import RED, Api
+from tests.schema_checks import RESPONSE_CHECKS
 
-CHECKS = [
-    not_a_server_error,
-    status_code_conformance,
-    content_type_conformance,
-    response_schema_conformance,
-    response_headers_conformance,
-]
+CHECKS = [*RESPONSE_CHECKS, response_headers_conformance]
 EXAMPLES_PER_RUN = 50
 
 

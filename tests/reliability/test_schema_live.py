@@ -4,21 +4,11 @@ import requests
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
 
 from tests.reliability.conftest import StatusLog, png, stack_env
+from tests.schema_checks import RESPONSE_CHECKS
 
-CHECKS = [
-    not_a_server_error,
-    status_code_conformance,
-    content_type_conformance,
-    response_schema_conformance,
-]
+CHECKS = RESPONSE_CHECKS
 
 
 def test_every_documented_operation_answers_as_documented_and_never_5xx(
