@@ -1,32 +1,33 @@
 """Upload validation and sanitising: what is stored is a real PNG, JPEG, GIF or WebP, cleaned.
 
 The type comes from the bytes (magic numbers, then Pillow opening them with that format only
-and every pixel decoded under pixel and frame limits), never from the client's claim.
-Metadata is removed losslessly by walking the file's structure (image_metadata.py); pixels
-are re-encoded only when the image must change: wider or taller than 4096 px, or turned by an
-EXIF orientation that stripping would otherwise lose. Re-encoding a 4 MB PNG costs ~150 ms;
-the lossless path costs about what storing the bytes does (bench/uploads.py).
+and every pixel decoded), never from the client's claim. The file's structure is walked first
+(image_metadata.py): metadata and any trailer after the first image are cut off, and what
+decoding will cost is read and checked against the budget of image_budget.py before Pillow
+decodes a pixel. Pixels are re-encoded only when a still must change: wider or taller than
+4096 px, or turned by an EXIF orientation that stripping would otherwise lose. Animations are
+checked frame by frame, one frame in memory at a time, and stored as they came.
 """
 
 import logging
 import warnings
+import zipfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from io import BytesIO
 
 from PIL import Image, ImageSequence
 
+from app.services import image_budget
 from app.services.errors import ImageTooLarge, UnsupportedImage
-from app.services.image_metadata import TRUNCATED, check_png_pixel_data, strip_metadata
+from app.services.image_budget import MAX_PIXELS, MAX_SIDE, OVER_MEMORY, TOO_MANY_PIXELS
+from app.services.image_metadata import TRUNCATED, Structure, check_png_pixel_data, strip_metadata
 
 log = logging.getLogger(__name__)
 
 MIB = 1024 * 1024
+# SPEC §5 fixes it, and the cost model's bounds (SPEC §11) are measured for it.
 MAX_IMAGE_BYTES = 5 * MIB
-MAX_SIDE = 4096  # Discord's media proxy fails to scale larger images
-MAX_PIXELS = 50_000_000  # per frame; a 6000 x 8000 photo passes, a decompression bomb does not
-MAX_FRAMES = 900
-MAX_ANIMATION_PIXELS = 250_000_000  # all frames together: bounds the time spent decoding
 
 MAGIC_NUMBERS = [
     (b"\x89PNG\r\n\x1a\n", "image/png"),
@@ -40,7 +41,14 @@ PILLOW_FORMATS = {
     "image/gif": "GIF",
     "image/webp": "WEBP",
 }
-SAVE_OPTIONS = {"PNG": {}, "JPEG": {"quality": 90}, "GIF": {}, "WEBP": {"quality": 90}}
+# Re-encoding is bounded by these too: zlib's fastest level and libwebp's fastest method keep
+# a 4096 x 4096 output within the CPU budget whatever its content.
+SAVE_OPTIONS = {
+    "PNG": {"compress_level": 1},
+    "JPEG": {"quality": 90},
+    "GIF": {},
+    "WEBP": {"quality": 90, "method": 0},
+}
 # EXIF orientation -> the transpose that shows the picture upright (as ImageOps.exif_transpose).
 UPRIGHT = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
@@ -54,9 +62,7 @@ UPRIGHT = {
 
 UNSUPPORTED = "Unsupported image: only PNG, JPEG, GIF and WebP are accepted"
 EMPTY = "Unsupported image: the file is empty"
-TOO_MANY_PIXELS = f"Unsupported image: more than {MAX_PIXELS // 1_000_000} megapixels"
-TOO_MANY_FRAMES = f"Unsupported image: more than {MAX_FRAMES} animation frames"
-ANIMATION_TOO_LONG = "Unsupported image: the animation has too many pixels in all"
+POLYGLOT = "Unsupported image: the image's own bytes are also a zip archive or a PDF"
 
 # Pillow's own bomb guard, lowered to our limit, fails instead of warning.
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
@@ -77,14 +83,16 @@ def sanitise_upload(data: bytes, max_bytes: int = MAX_IMAGE_BYTES) -> SanitisedI
         raise ImageTooLarge(f"Image too large: at most {_size_label(max_bytes)}")
     mime_type = sniff_mime_type(data)
     stripped = strip_metadata(data, mime_type)
-    orientation = _orientation(stripped.exif)
+    _refuse_polyglot(stripped.data)
+    structure = stripped.structure
+    image_budget.check_structure(structure, PILLOW_FORMATS[mime_type])
+    orientation = _orientation(stripped.exif) if structure.frames == 1 else 1
     with _refused_when_undecodable():
-        image = _open(stripped.data, mime_type)
-        if max(image.size) <= MAX_SIDE and orientation == 1:
-            _check_pixel_data(image, stripped.data)
+        image = _open(stripped.data, mime_type, structure)
+        if structure.frames > 1 or (max(image.size) <= MAX_SIDE and orientation == 1):
+            _check_pixel_data(image, stripped.data, structure)
             return SanitisedImage(stripped.data, mime_type)
-        _load_frames(image)
-        return SanitisedImage(_reencode(image, orientation), mime_type)
+        return SanitisedImage(_reencode(image, structure, orientation), mime_type)
 
 
 def sniff_mime_type(data: bytes) -> str:
@@ -103,6 +111,12 @@ def _size_label(max_bytes: int) -> str:
     return f"{max_bytes // MIB} MiB" if max_bytes % MIB == 0 else f"{max_bytes} bytes"
 
 
+def _refuse_polyglot(data: bytes) -> None:
+    """The kept bytes must be one format only: no zip directory, no PDF header inside them."""
+    if zipfile.is_zipfile(BytesIO(data)) or b"%PDF-" in data[:1024]:
+        raise UnsupportedImage(POLYGLOT)
+
+
 @contextmanager
 def _refused_when_undecodable():
     """Whatever way Pillow fails on a crafted file, the answer is a 415, never a 500."""
@@ -112,19 +126,27 @@ def _refused_when_undecodable():
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         raise UnsupportedImage(TOO_MANY_PIXELS) from e
+    except MemoryError as e:
+        raise UnsupportedImage(OVER_MEMORY) from e
     except Exception as e:  # noqa: BLE001  crafted files break decoders in many ways
         log.info("refused an upload Pillow could not decode: %r", e)
         raise UnsupportedImage(TRUNCATED) from e
 
 
-def _open(data: bytes, mime_type: str) -> Image.Image:
-    """Open with the sniffed format only; the header must announce a bounded pixel count."""
+def _open(data: bytes, mime_type: str, structure: Structure) -> Image.Image:
+    """Open with the sniffed format only; Pillow must see no more than was budgeted."""
     image = Image.open(BytesIO(data), formats=[PILLOW_FORMATS[mime_type]])
-    _check_pixels(image.size)
+    _check_within(image, structure)
     return image
 
 
-def _check_pixel_data(image: Image.Image, data: bytes) -> None:
+def _check_within(image: Image.Image, structure: Structure) -> None:
+    """Pillow's reading of the canvas agrees with the walker's (a GIF's may grow up to it)."""
+    if image.width > structure.size[0] or image.height > structure.size[1]:
+        raise UnsupportedImage(TRUNCATED)
+
+
+def _check_pixel_data(image: Image.Image, data: bytes, structure: Structure) -> None:
     """Decode every pixel of an image stored as it came, by the cheapest complete means.
 
     A JPEG decodes at 1/8 scale: every coefficient is still read, only the full-size inverse
@@ -135,30 +157,18 @@ def _check_pixel_data(image: Image.Image, data: bytes) -> None:
     if image.format == "JPEG":
         image.draft(image.mode, (max(1, image.width // 8), max(1, image.height // 8)))
         image.load()
-    elif (
-        image.format == "PNG"
-        and not image.info.get("interlace")
-        and not getattr(image, "is_animated", False)
-    ):
+    elif image.format == "PNG" and not structure.interlaced and structure.frames == 1:
         check_png_pixel_data(data)
     else:
-        _load_frames(image)
+        _load_frames(image, structure)
 
 
-def _check_pixels(size: tuple[int, int]) -> None:
-    if size[0] * size[1] > MAX_PIXELS:
-        raise UnsupportedImage(TOO_MANY_PIXELS)
-
-
-def _load_frames(image: Image.Image) -> None:
-    total_pixels = 0
+def _load_frames(image: Image.Image, structure: Structure) -> None:
+    """Decode frame by frame: Pillow keeps one canvas, never the whole animation."""
     for index, frame in enumerate(ImageSequence.Iterator(image)):
-        if index >= MAX_FRAMES:
-            raise UnsupportedImage(TOO_MANY_FRAMES)
-        _check_pixels(frame.size)
-        total_pixels += frame.width * frame.height
-        if total_pixels > MAX_ANIMATION_PIXELS:
-            raise UnsupportedImage(ANIMATION_TOO_LONG)
+        if index >= structure.frames:
+            raise UnsupportedImage(TRUNCATED)  # more frames than the structure announced
+        _check_within(frame, structure)
         frame.load()
     image.seek(0)
 
@@ -176,34 +186,24 @@ def _orientation(exif: bytes | None) -> int:
     return orientation if orientation in UPRIGHT else 1
 
 
-def _reencode(image: Image.Image, orientation: int) -> bytes:
-    """Turn upright and fit in 4096 px, every frame of an animation; no metadata is written."""
-    frames, durations = [], []
-    for frame in ImageSequence.Iterator(image):
-        durations.append(frame.info.get("duration", 100))
-        frames.append(_upright_and_fitted(frame, orientation))
+def _reencode(image: Image.Image, structure: Structure, orientation: int) -> bytes:
+    """A still turned upright and fit in 4096 px, decoded at a scale that fits the budget."""
+    turned = orientation in UPRIGHT
+    scale = image_budget.reencode_scale(structure, image.format, image.mode, turned)
+    if scale > 1:  # libjpeg scales while decoding (DCT scaling), in far less memory
+        image.draft(image.mode, (max(1, image.width // scale), max(1, image.height // scale)))
+    fitted = image_budget.fitted_size(image.size)
+    # Palette images resize with nearest neighbour (Pillow allows no other filter): the
+    # palette stays, and no full-colour copy or quantising is ever needed.
+    frame = image
+    if fitted != image.size:
+        gap = image_budget.REDUCING_GAP
+        frame = image.resize(fitted, Image.Resampling.LANCZOS, reducing_gap=gap)
+    if turned:
+        frame = frame.transpose(UPRIGHT[orientation])
     options = dict(SAVE_OPTIONS[image.format])
     if icc_profile := image.info.get("icc_profile"):
         options["icc_profile"] = icc_profile
-    if len(frames) > 1:
-        options |= {
-            "save_all": True,
-            "append_images": frames[1:],
-            "duration": durations,
-            "loop": image.info.get("loop", 0),
-        }
     output = BytesIO()
-    frames[0].save(output, format=image.format, **options)
+    frame.save(output, format=image.format, **options)
     return output.getvalue()
-
-
-def _upright_and_fitted(frame: Image.Image, orientation: int) -> Image.Image:
-    if frame.mode in ("P", "1"):
-        # Palette images resize with nearest neighbour only: filter them in full colour.
-        frame = frame.convert("RGBA" if "transparency" in frame.info else "RGB")
-    else:
-        frame = frame.copy()
-    if orientation in UPRIGHT:
-        frame = frame.transpose(UPRIGHT[orientation])
-    frame.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
-    return frame

@@ -23,7 +23,8 @@ SECRETS = (b"LeakyCam", b"52.3702", b"secret-xmp-marker", b"secret-comment", b"<
 EMPTY = "Unsupported image: the file is empty"
 UNSUPPORTED = "Unsupported image: only PNG, JPEG, GIF and WebP are accepted"
 TRUNCATED = "Unsupported image: the file is truncated or corrupt"
-TRAILING = "Unsupported image: unexpected data after the end of the image"
+POLYGLOT = "Unsupported image: the image's own bytes are also a zip archive or a PDF"
+ANIMATION_TOO_WIDE = "Unsupported image: animations must be at most 4096 px"
 TOO_MANY_PIXELS = "Unsupported image: more than 50 megapixels"
 TOO_MANY_FRAMES = "Unsupported image: more than 900 animation frames"
 TOO_LARGE = "Image too large: at most 5 MiB"
@@ -50,20 +51,20 @@ class Accepted:
 CASES: dict[str, tuple[Callable[[], bytes], Rejected | Accepted]] = {}
 
 
-def case(filename: str, outcome: Rejected | Accepted):
-    """Register the decorated builder as the corpus file ``filename``."""
+def case(filename: str, outcome: Rejected | Accepted, registry: dict | None = None):
+    """Register the decorated builder as the corpus file ``filename`` (in CASES by default)."""
 
     def register(build: Callable[[], bytes]) -> Callable[[], bytes]:
-        CASES[filename] = (build, outcome)
+        (CASES if registry is None else registry)[filename] = (build, outcome)
         return build
 
     return register
 
 
-def write_corpus(directory: Path = UPLOADS_DIR) -> Path:
-    """Build every file of the corpus into ``directory``; return it."""
+def write_corpus(directory: Path = UPLOADS_DIR, cases: dict | None = None) -> Path:
+    """Build every file of the corpus (CASES by default) into ``directory``; return it."""
     directory.mkdir(parents=True, exist_ok=True)
-    for filename, (build, _) in CASES.items():
+    for filename, (build, _) in (CASES if cases is None else cases).items():
         temporary = directory / f".{filename}.{os.getpid()}"
         temporary.write_bytes(build())
         temporary.replace(directory / filename)
@@ -225,19 +226,127 @@ case("gif-without-image.gif", Rejected(415, TRUNCATED))(
     lambda: b"GIF89a\x10\x00\x10\x00\x00\x00\x00\x3b"
 )
 
-# Refused: polyglots (an image that is also something else) -------------------------------
+# Accepted: a trailer after the first image is cut off (what a camera or phone appends) -----
 
-case("png-then-html.png", Rejected(415, TRAILING))(
-    lambda: encode(picture(), "PNG") + b"<html><script>alert(1)</script></html>"
+# filename -> (builder of the first image alone, bytes found only in the trailer)
+TRAILERS: dict[str, tuple[Callable[[], bytes], bytes]] = {}
+
+
+def trailer_case(filename: str, mime_type: str, first: Callable[[], bytes], trailer: bytes):
+    """A file made of ``first()`` then ``trailer``: accepted as the first image alone."""
+    size = Image.open(io.BytesIO(first())).size
+    case(filename, Accepted(mime_type, size))(lambda: first() + trailer)
+    TRAILERS[filename] = (first, trailer)
+
+
+def mpf_segment(first_length: int, second_length: int, second_offset: int) -> bytes:
+    """An APP2 MPF segment (CIPA DC-007) indexing two images, as cameras and phones write."""
+    entries = struct.pack(">IIIHH", 0x20030000, first_length, 0, 0, 0) + struct.pack(
+        ">IIIHH", 0x00020002, second_length, second_offset, 0, 0
+    )
+    ifd = struct.pack(">H", 3) + b"".join(
+        [
+            struct.pack(">HHI4s", 0xB000, 7, 4, b"0100"),
+            struct.pack(">HHII", 0xB001, 4, 1, 2),
+            struct.pack(">HHII", 0xB002, 7, len(entries), 8 + 2 + 3 * 12 + 4),
+        ]
+    )
+    return b"MPF\x00" + b"MM\x00\x2a\x00\x00\x00\x08" + ifd + b"\x00" * 4 + entries
+
+
+MPO_SECOND = encode(picture((32, 24)), "JPEG")
+MPF_HEADER_AT = 2 + 4 + 4  # SOI, APP2 marker and length, "MPF\0": offsets count from here
+
+
+def mpo_first_image() -> bytes:
+    """The primary image of a multi-picture file: a JPEG carrying the MPF index of both."""
+    jpeg = encode(picture(), "JPEG")
+    first_length = len(jpeg) + 4 + len(mpf_segment(0, 0, 0))
+    segment = mpf_segment(first_length, len(MPO_SECOND), first_length - MPF_HEADER_AT)
+    return jpeg_after_soi(jpeg, (0xE2, segment))
+
+
+MOTION_PHOTO_XMP = (
+    b"http://ns.adobe.com/xap/1.0/\x00<x:xmpmeta xmlns:x='adobe:ns:meta/'><rdf:RDF><rdf:Description"
+    b" GCamera:MotionPhoto='1' GCamera:MicroVideoOffset='64'/></rdf:RDF></x:xmpmeta>"
 )
-case("png-then-zip.png", Rejected(415, TRAILING))(lambda: encode(picture(), "PNG") + zip_archive())
-case("jpeg-then-jar.jpg", Rejected(415, TRAILING))(
-    lambda: encode(picture(), "JPEG") + zip_archive()
+MP4_VIDEO = (
+    b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"
+    + struct.pack(">I", 48)
+    + b"mdat"
+    + b"the moment before the photo".ljust(40, b".")
 )
-case("gif-then-jar.gif", Rejected(415, TRAILING))(lambda: encode(picture(), "GIF") + zip_archive())
-case("webp-then-html.webp", Rejected(415, TRAILING))(
-    lambda: encode(picture(), "WEBP") + b"<html><script>alert(1)</script></html>"
+
+trailer_case("mpo-two-jpegs.jpg", "image/jpeg", mpo_first_image, MPO_SECOND)
+trailer_case(
+    "motion-photo.jpg",
+    "image/jpeg",
+    lambda: jpeg_after_soi(encode(picture(), "JPEG"), (0xE1, MOTION_PHOTO_XMP)),
+    MP4_VIDEO,
 )
+trailer_case(
+    "png-then-html.png",
+    "image/png",
+    lambda: encode(picture(), "PNG"),
+    b"<html><script>alert(1)</script></html>",
+)
+trailer_case("png-then-zip.png", "image/png", lambda: encode(picture(), "PNG"), zip_archive())
+trailer_case("jpeg-then-jar.jpg", "image/jpeg", lambda: encode(picture(), "JPEG"), zip_archive())
+trailer_case("gif-then-zip.gif", "image/gif", lambda: encode(picture(), "GIF"), zip_archive())
+trailer_case(
+    "webp-then-html.webp",
+    "image/webp",
+    lambda: encode(picture(), "WEBP"),
+    b"<html><script>alert(1)</script></html>",
+)
+trailer_case("zero-padded.png", "image/png", lambda: encode(picture(), "PNG"), b"\x00" * 64)
+
+
+@case("jpeg-junk-between-segments.jpg", Accepted("image/jpeg", (64, 48)))
+def _jpeg_junk() -> bytes:
+    """Bytes that are no segment between two segments: libjpeg and Pillow skip them."""
+    jpeg = encode(picture(), "JPEG")
+    sof = jpeg.index(b"\xff\xc0")
+    return jpeg[:sof] + b"junk between segments" + jpeg[sof:]
+
+
+def gif_frame_past_canvas(screen: tuple[int, int], frame: tuple[int, int, int, int]) -> bytes:
+    """A two-frame GIF whose second frame (left, top, width, height) is drawn past the screen."""
+    first = encode(Image.new("P", screen, 0), "GIF")
+    left, top, width, height = frame
+    second = encode(Image.new("P", (width, height), 1), "GIF")
+    start = second.index(b"\x2c")
+    descriptor = b"\x2c" + struct.pack("<HHHH", left, top, width, height) + second[start + 9 :]
+    return first[:-1] + descriptor
+
+
+# Pillow draws the second frame on a canvas grown to hold it, as browsers do.
+case("gif-frames-past-canvas.gif", Accepted("image/gif", (16, 16), frames=2))(
+    lambda: gif_frame_past_canvas((16, 16), (8, 8, 16, 16))
+)
+
+# Refused: polyglots (the image's own bytes are also something else) ----------------------
+
+
+@case("zip-in-pixels.png", Rejected(415, POLYGLOT))
+def _zip_in_pixels() -> bytes:
+    """A grey PNG whose pixel rows, stored uncompressed, are a zip archive."""
+    archive = zip_archive()
+    width = len(archive) + 16
+    rows = b"\x00" + archive + b"\x00" * 16
+    ihdr = png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, 1, 8, 0, 0, 0, 0))
+    idat = png_chunk(b"IDAT", zlib.compress(rows, 0))
+    return b"\x89PNG\r\n\x1a\n" + ihdr + idat + png_chunk(b"IEND", b"")
+
+
+@case("pdf-in-palette.png", Rejected(415, POLYGLOT))
+def _pdf_in_palette() -> bytes:
+    """A palette PNG whose colour table starts a PDF (the header may be anywhere in 1 KiB)."""
+    palette = (b"%PDF-1.4 " + b"\x00" * 768)[:768]
+    image = Image.new("P", (8, 8), 0)
+    image.putpalette(palette)
+    return encode(image, "PNG")
+
 
 # Refused: decompression bombs and endless animations -------------------------------------
 
@@ -330,7 +439,7 @@ case("wide-6000px.png", Accepted("image/png", (4096, 273), lossless=False))(
 case("tall-5000px.jpg", Accepted("image/jpeg", (328, 4096), lossless=False))(
     lambda: encode(picture((400, 5000)), "JPEG", exif=leaky_exif())
 )
-case("wide-animated-5000px.gif", Accepted("image/gif", (4096, 41), frames=3, lossless=False))(
+case("wide-animated-5000px.gif", Rejected(415, ANIMATION_TOO_WIDE))(
     lambda: animated_gif((5000, 50), 3)
 )
 case("rotated-exif-orientation-6.jpg", Accepted("image/jpeg", (48, 64), lossless=False))(
@@ -373,9 +482,6 @@ case("grey-alpha.png", Accepted("image/png", (64, 48)))(
 case("1-bit.png", Accepted("image/png", (64, 48)))(lambda: encode(picture().convert("1"), "PNG"))
 case("cmyk.jpg", Accepted("image/jpeg", (64, 48)))(
     lambda: encode(picture().convert("CMYK"), "JPEG")
-)
-case("zero-padded.png", Accepted("image/png", (64, 48)))(
-    lambda: encode(picture(), "PNG") + b"\x00" * 64
 )
 
 

@@ -12,7 +12,15 @@ from app.extensions import db
 from app.services.errors import ImageTooLarge, ServiceError
 from app.services.images import store_image
 from app.services.uploads import sanitise_upload
-from tests.data.upload_corpus import CASES, SECRETS, Accepted, encode, picture, write_corpus
+from tests.data.upload_corpus import (
+    CASES,
+    SECRETS,
+    TRAILERS,
+    Accepted,
+    encode,
+    picture,
+    write_corpus,
+)
 
 METADATA_MARKERS = (
     b"Exif\x00\x00",
@@ -70,7 +78,12 @@ def test_accepted_file_is_stored_sanitised_in_its_real_type(corpus, filename):
     assert [m for m in METADATA_MARKERS if m in stored.data] == []
     assert not Image.open(io.BytesIO(stored.data)).getexif()
     if expected.lossless:
-        assert [f.tobytes() for f in frames] == [f.tobytes() for f in frames_of(original)]
+        # A trailer is cut off: the pixels are those of the first image alone.
+        if filename in TRAILERS:
+            reference = [Image.open(io.BytesIO(TRAILERS[filename][0]())).convert("RGBA")]
+        else:
+            reference = frames_of(original)
+        assert [f.tobytes() for f in frames] == [f.tobytes() for f in reference]
     assert sanitise_upload(stored.data) == stored  # stable bytes, so a stable hash
 
 
@@ -106,6 +119,41 @@ def test_rejected_files_leave_game_images_unchanged_and_accepted_ones_are_stored
         data = bytes(row.image_data)
         assert (row.content_hash, row.byte_size) == (hashlib.sha256(data).hexdigest(), len(data))
         assert [m for m in METADATA_MARKERS if m in data] == []
+
+
+END_OF_IMAGE = {
+    "image/png": lambda data: data.endswith(b"IEND\xaeB`\x82"),
+    "image/jpeg": lambda data: data.endswith(b"\xff\xd9"),
+    "image/gif": lambda data: data.endswith(b"\x3b"),
+    "image/webp": lambda data: len(data) == 8 + int.from_bytes(data[4:8], "little"),
+}
+
+
+@pytest.mark.parametrize("filename", sorted(TRAILERS))
+def test_trailer_is_cut_off_and_the_first_image_alone_is_stored(corpus, filename):
+    first, trailer = TRAILERS[filename]
+    original = (corpus / filename).read_bytes()
+    assert original.endswith(trailer)
+    stored = sanitise_upload(original)
+    assert stored == sanitise_upload(first())  # exactly what the first image alone gives
+    assert END_OF_IMAGE[stored.mime_type](stored.data)
+    assert len(stored.data) < len(original) - len(trailer) + 1
+    Image.open(io.BytesIO(stored.data)).load()
+
+
+def test_gif_whose_frames_extend_past_the_canvas_is_stored_as_it_came(corpus):
+    original = (corpus / "gif-frames-past-canvas.gif").read_bytes()
+    stored = sanitise_upload(original)
+    assert stored.data == original
+    frames = frames_of(stored.data)
+    assert [frame.size for frame in frames] == [(16, 16), (24, 24)]  # the canvas grows
+
+
+def test_jpeg_with_junk_between_segments_is_stored_without_it(corpus):
+    original = (corpus / "jpeg-junk-between-segments.jpg").read_bytes()
+    stored = sanitise_upload(original).data
+    assert b"junk between segments" not in stored
+    assert Image.open(io.BytesIO(stored)).tobytes() == Image.open(io.BytesIO(original)).tobytes()
 
 
 def test_gps_exif_is_removed_from_a_jpeg_without_re_encoding_it(corpus):
