@@ -114,20 +114,26 @@ def reencode_scale(structure: Structure, pillow_format: str, mode: str, turned: 
 def reencode_memory(
     structure: Structure, pillow_format: str, mode: str, scale: int, turned: bool
 ) -> int:
-    """Bytes held at once to decode at ``scale``, fit in MAX_SIDE, turn, and encode a still."""
+    """Peak bytes held to decode a still at ``scale``, fit it in MAX_SIDE, turn and encode it.
+
+    The decoded image stays until the end; the resize's, the turn's and the encoder's own
+    buffers come one after the other.
+    """
     width, height = structure.size
     decoded = (-(-width // scale), -(-height // scale))
     per_pixel = MODE_BYTES.get(mode, 4)
-    held = structure.coefficient_bytes + decoded[0] * decoded[1] * (
-        WEBP_BYTES_PER_PIXEL if pillow_format == "WEBP" else per_pixel
+    source = (
+        decoded[0] * decoded[1] * (WEBP_BYTES_PER_PIXEL if pillow_format == "WEBP" else per_pixel)
     )
     output = fitted_size(decoded)
     output_bytes = output[0] * output[1] * per_pixel
+    # The encoder's buffers and output, beside the final image when it is a new one.
+    steps = [output_bytes * (output != decoded or turned) + output_bytes // 2]
     if output != decoded:
-        held += _resize_memory(decoded, output, mode)
+        steps.append(_resize_memory(decoded, output, mode))
     if turned:
-        held += output_bytes  # the transposed copy
-    return held + output_bytes // 2  # the encoder's buffers and output
+        steps.append(2 * output_bytes)  # the image and its transposed copy
+    return structure.coefficient_bytes + source + max(steps)
 
 
 def _resize_memory(source: tuple[int, int], output: tuple[int, int], mode: str) -> int:
