@@ -6,7 +6,6 @@ import uuid
 from flask import g, redirect, request, session, url_for
 
 from app.extensions import db
-from app.games.transactions import run_in_transaction
 from app.guild_context import set_guild_context
 from app.models.guild import Guild
 from app.services.accounts import (
@@ -16,6 +15,7 @@ from app.services.accounts import (
     hash_token,
     user_of_token_hash,
 )
+from app.transactions import run_in_transaction
 
 SESSION_KEY = "token_hash"
 
