@@ -1,6 +1,7 @@
 """Operator CLI: ``users create-token``, ``db grant``, ``guilds set-webhook``, ``images ...``."""
 
 import re
+from collections import Counter
 
 import click
 from flask import Flask
@@ -8,8 +9,11 @@ from flask.cli import AppGroup
 from flask_migrate.cli import db as db_group
 from sqlalchemy import text
 
+from app.discord import webhooks
 from app.extensions import db
-from app.services import accounts, image_audit
+from app.services import accounts, image_audit, images, operations
+from app.services.errors import ServiceError
+from app.services.uploads import MAX_IMAGE_BYTES, sanitise_upload
 
 users_cli = AppGroup("users", help="Users and their API tokens.")
 guilds_cli = AppGroup("guilds", help="Discord guilds.")
@@ -123,6 +127,57 @@ def images_stats_command() -> None:
     click.echo(
         f"bytes saved:  {stats.bytes_saved} ({stats.bytes_saved / 2**20:.1f} MiB) by deduplication"
     )
+    hint = " (not served until `flask images sanitise`)" if stats.unsanitised else ""
+    click.echo(f"unsanitised:  {stats.unsanitised}{hint}")
+
+
+@images_cli.command("sanitise")
+def images_sanitise_command() -> None:
+    """Sanitise every image not yet sanitised (moved by revision 0002), one commit each."""
+    _enter_maintenance()
+    image_ids = images.unsanitised_image_ids()
+    db.session.rollback()
+    if not image_ids:
+        click.echo("Nothing to sanitise: every image is sanitised")
+        return
+    outcomes, refusals, games_changed = Counter(), Counter(), set()
+    with click.progressbar(image_ids, label=f"Sanitising {len(image_ids)} image(s)") as bar:
+        for image_id in bar:
+            outcome, refusal, game_ids = _sanitise_stored_image(image_id)
+            outcomes[outcome] += 1
+            games_changed.update(game_ids)
+            if refusal:
+                refusals[refusal] += 1
+    if games_changed:
+        webhooks.worker.wait_idle(timeout=60)  # the edited messages leave before we exit
+    _echo_sanitise_summary(outcomes, refusals, len(games_changed))
+
+
+def _sanitise_stored_image(image_id) -> tuple[str, str | None, list]:
+    """Sanitise one stored row and replace it in its games; safe to repeat after a kill."""
+    data = images.unsanitised_image_data(image_id)
+    db.session.rollback()  # no transaction stays open while the image is decoded
+    if data is None:
+        return "skipped", None, []  # sanitised or released since the list was read
+    refusal = None
+    try:
+        # Rows of revision 0002 predate the 5 MiB limit; the cost model bounds them still.
+        clean = sanitise_upload(data, max_bytes=max(len(data), MAX_IMAGE_BYTES))
+    except ServiceError as refused:
+        clean, refusal = None, refused.message
+    replacement = operations.replace_image(image_id, clean)
+    return replacement.outcome, refusal, replacement.game_ids
+
+
+def _echo_sanitise_summary(outcomes: Counter, refusals: Counter, games: int) -> None:
+    click.echo(
+        f"Sanitised {sum(outcomes.values())} image(s): {outcomes['cleaned']} cleaned, "
+        f"{outcomes['already clean']} already clean, {outcomes['removed']} removed from "
+        f"their games (not a real PNG, JPEG, GIF or WebP), {outcomes['unused']} unused, "
+        f"{outcomes['skipped']} skipped; {games} game(s) changed"
+    )
+    for refusal, count in refusals.most_common():
+        click.echo(f"  removed {count}: {refusal}")
 
 
 @images_cli.command("verify")

@@ -125,11 +125,14 @@ def test_verify_reports_drift_repair_fixes_it_and_verify_then_passes(database):
 
 
 @pytest.mark.sqlite_too
-def test_stats_counts_rows_bytes_references_and_bytes_saved(database):
+def test_stats_counts_rows_bytes_references_bytes_saved_and_rows_not_yet_sanitised(database):
     shared = add_image(database, stored_count=3, size=1600)
     single = add_image(database, stored_count=1, size=800)
     add_game(database, thumbnail_id=shared, banner_image_id=shared)
     add_game(database, thumbnail_id=shared, banner_image_id=single)
+    database.execute(
+        "UPDATE game_images SET sanitised = false WHERE id = :id", id=column(database, single)
+    )
 
     stats = images(database, "stats")
     assert stats.returncode == 0, stats.stderr
@@ -138,6 +141,7 @@ def test_stats_counts_rows_bytes_references_and_bytes_saved(database):
         "bytes stored: 2400 (0.0 MiB)",
         "references:   4",
         "bytes saved:  3200 (0.0 MiB) by deduplication",
+        "unsanitised:  1 (not served until `flask images sanitise`)",
     ]
 
 

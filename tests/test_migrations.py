@@ -169,6 +169,60 @@ def test_upgrade_downgrade_base_upgrade_runs_clean(empty_database):
     flask_cli(url, "db", "upgrade")
     flask_cli(url, "db", "downgrade", "base")
     flask_cli(url, "db", "upgrade")
-    assert flask_cli(url, "db", "current").stdout.split()[0] == "0002_images_table"
+    assert flask_cli(url, "db", "current").stdout.split()[0] == "0004_image_sanitised"
     check = flask_cli(url, "db", "check", check=False)
     assert "No new upgrade operations detected" in check.stdout + check.stderr
+
+
+def _image_rows(engine) -> list[tuple]:
+    rows = _run(
+        engine,
+        "SELECT id, content_hash, image_data, byte_size, mime_type, reference_count "
+        "FROM game_images ORDER BY content_hash",
+    )
+    return [(_norm(row.id), row[1], bytes(row[2]), *row[3:]) for row in rows]
+
+
+def test_rows_moved_by_revision_2_are_marked_unsanitised_and_later_rows_sanitised(
+    empty_database,
+):
+    url, engine = empty_database
+    flask_cli(url, "db", "upgrade", "0001_initial_schema")
+    _seed_embedded_games(engine)
+    flask_cli(url, "db", "upgrade")
+    assert [bool(row.sanitised) for row in _run(engine, "SELECT sanitised FROM game_images")] == [
+        False,
+        False,
+    ]
+    later = _image_bytes("green", "PNG")
+    _run(
+        engine,
+        "INSERT INTO game_images (id, content_hash, image_data, byte_size, mime_type) "
+        "VALUES (:id, :hash, :data, :size, 'image/png')",
+        id=_id(engine, uuid.uuid4()),
+        hash=hashlib.sha256(later).hexdigest(),
+        data=later,
+        size=len(later),
+    )
+    marks = _run(engine, "SELECT content_hash, sanitised FROM game_images")
+    assert bool(dict(marks)[hashlib.sha256(later).hexdigest()]) is True
+
+
+def test_sanitised_mark_downgrades_and_upgrades_without_losing_an_image(empty_database):
+    url, engine = empty_database
+    flask_cli(url, "db", "upgrade", "0001_initial_schema")
+    _seed_embedded_games(engine)
+    flask_cli(url, "db", "upgrade", "0002_images_table")
+    before = _image_rows(engine)
+    slots_before = _slots_after_upgrade(engine)
+    flask_cli(url, "db", "upgrade")
+    _run(engine, "UPDATE game_images SET sanitised = true WHERE reference_count = 2")
+    assert _image_rows(engine) == before
+    flask_cli(url, "db", "downgrade", "0002_images_table")
+    assert _image_rows(engine) == before
+    assert _slots_after_upgrade(engine) == slots_before
+    flask_cli(url, "db", "upgrade")
+    # The mark is the one thing a downgrade drops: every row is unsanitised again.
+    assert _image_rows(engine) == before
+    marks = _run(engine, "SELECT DISTINCT sanitised FROM game_images")
+    assert [bool(row.sanitised) for row in marks] == [False]

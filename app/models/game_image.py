@@ -2,7 +2,7 @@
 
 import uuid
 
-from sqlalchemy import CheckConstraint, Integer, LargeBinary, String
+from sqlalchemy import Boolean, CheckConstraint, Integer, LargeBinary, String, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, TimestampMixin
@@ -19,3 +19,6 @@ class GameImage(TimestampMixin, Base):
     byte_size: Mapped[int] = mapped_column(Integer)
     mime_type: Mapped[str] = mapped_column(String(32))
     reference_count: Mapped[int] = mapped_column(Integer, default=1)
+    # False only for rows moved by revision 0002 and not yet through ``flask images sanitise``:
+    # they are never served (their EXIF and GPS may be intact).
+    sanitised: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())

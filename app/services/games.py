@@ -240,3 +240,35 @@ def _run_image_operations(operations: list[tuple]) -> dict[str, uuid.UUID]:
         else:
             images.release_image(op[1])
     return stored
+
+
+def replace_image_in_games(old_image_id: uuid.UUID, upload: Upload | None) -> list[GameSession]:
+    """Point every slot holding the old image at the upload's bytes, or at nothing; the games.
+
+    The games are locked first (by id), then the images by content hash, as every other
+    change does: each slot stores the new bytes before it releases the old row, which goes
+    with its last slot. The caller must see every guild's games (maintenance context).
+    """
+    held = db.session.scalars(
+        select(GameSession)
+        .where(
+            (GameSession.thumbnail_id == old_image_id)
+            | (GameSession.banner_image_id == old_image_id)
+        )
+        .order_by(GameSession.id)
+        .with_for_update()
+    ).all()
+    operations: list[tuple] = []
+    for game in held:
+        for column in IMAGE_SLOTS.values():
+            if getattr(game, column) != old_image_id:
+                continue
+            if upload is not None:
+                operations.append(("store", upload, (game.id, column)))
+            operations.append(("release", old_image_id))
+            setattr(game, column, None)
+    by_id = {game.id: game for game in held}
+    for (game_id, column), image_id in _run_image_operations(operations).items():
+        setattr(by_id[game_id], column, image_id)
+    db.session.flush()
+    return list(held)

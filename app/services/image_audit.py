@@ -36,6 +36,7 @@ class ImageStats:
     bytes_stored: int
     references: int
     bytes_saved: int
+    unsanitised: int  # rows of revision 0002 that ``images sanitise`` has not cleaned yet
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,7 @@ def image_stats() -> ImageStats:
             func.coalesce(func.sum(GameImage.byte_size), 0),
             func.coalesce(func.sum(GameImage.reference_count), 0),
             func.coalesce(func.sum(GameImage.byte_size * extra_references), 0),
+            func.coalesce(func.sum(case((GameImage.sanitised, 0), else_=1)), 0),
         )
     ).one()
     return ImageStats(*(int(value) for value in row))

@@ -8,7 +8,8 @@ Two caches with different guarantees:
   long a deleted image can still be served by a worker that had looked it up.
 
 Reads go through SQLAlchemy Core on ``db.engines["public"]`` (``public_engine_options``):
-no ORM session, one round trip per cache miss, and never a column of another table.
+no ORM session, one round trip per cache miss, and never a column of another table. A row
+that may not be served (a type outside the four, or not yet sanitised) reads as absent.
 """
 
 import datetime as dt
@@ -19,7 +20,7 @@ from collections import OrderedDict
 from typing import NamedTuple
 
 import psycopg
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, literal_column, select
 from sqlalchemy.exc import DBAPIError
 
 from app.extensions import db
@@ -32,10 +33,17 @@ METADATA_COLUMNS = (
     images.c.byte_size,
     images.c.created_at,
 )
-SELECT_METADATA = select(*METADATA_COLUMNS).where(images.c.id == bindparam("image_id"))
-SELECT_IMAGE = select(*METADATA_COLUMNS, images.c.image_data).where(
-    images.c.id == bindparam("image_id")
+# Only the four types are ever served, and only sanitised rows: a row of revision 0002 may be
+# HTML under any claimed type, or a photo with its GPS, until ``flask images sanitise``.
+SERVED_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
+SERVABLE = (
+    images.c.id == bindparam("image_id"),
+    images.c.sanitised,
+    # Literal values: the statement compiles once, with no list to expand per request.
+    images.c.mime_type.in_([literal_column(f"'{mime_type}'") for mime_type in SERVED_TYPES]),
 )
+SELECT_METADATA = select(*METADATA_COLUMNS).where(*SERVABLE)
+SELECT_IMAGE = select(*METADATA_COLUMNS, images.c.image_data).where(*SERVABLE)
 
 
 def public_engine_options(options: dict, uri: str) -> dict:

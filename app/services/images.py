@@ -26,7 +26,7 @@ def content_hash_of(image_data: bytes) -> str:
 
 
 def store_image(image_data: bytes, mime_type: str) -> uuid.UUID:
-    """Store the bytes once, or count one more reference to the existing row; return its id."""
+    """Store sanitised bytes once, or count one more reference to their row; return its id."""
     insert = INSERTS[db.session.get_bind().dialect.name]
     statement = (
         insert(GameImage)
@@ -37,10 +37,17 @@ def store_image(image_data: bytes, mime_type: str) -> uuid.UUID:
             byte_size=len(image_data),
             mime_type=mime_type,
             reference_count=1,
+            sanitised=True,
         )
         .on_conflict_do_update(
             index_elements=[GameImage.content_hash],
-            set_={"reference_count": GameImage.reference_count + 1, "updated_at": func.now()},
+            # A row of revision 0002 holding these very bytes holds sanitised output: the
+            # sanitiser produced them. It is clean, whatever it was marked.
+            set_={
+                "reference_count": GameImage.reference_count + 1,
+                "sanitised": True,
+                "updated_at": func.now(),
+            },
         )
         .returning(GameImage.id)
     )
@@ -75,6 +82,37 @@ def release_image(image_id: uuid.UUID | None) -> None:
             .where(GameImage.id == image_id, GameImage.reference_count == 0)
             .execution_options(synchronize_session=False)
         )
+
+
+def is_stored_as(image_id: uuid.UUID, image_data: bytes) -> bool:
+    """Whether the image's row holds exactly these bytes (by their hash)."""
+    stored = db.session.scalar(select(GameImage.content_hash).where(GameImage.id == image_id))
+    return stored == content_hash_of(image_data)
+
+
+def mark_sanitised(image_id: uuid.UUID) -> None:
+    """Record that the row's bytes are what the sanitiser makes of them (its output)."""
+    db.session.execute(
+        update(GameImage)
+        .where(GameImage.id == image_id)
+        .values(sanitised=True, updated_at=func.now())
+        .execution_options(synchronize_session=False)
+    )
+
+
+def unsanitised_image_ids() -> list[uuid.UUID]:
+    """The rows not yet through the sanitiser (moved by revision 0002), in a stable order."""
+    query = select(GameImage.id).where(GameImage.sanitised.is_(False)).order_by(GameImage.id)
+    return list(db.session.scalars(query))
+
+
+def unsanitised_image_data(image_id: uuid.UUID) -> bytes | None:
+    """The bytes of a row still to sanitise; None once it is sanitised or gone."""
+    query = select(GameImage.image_data).where(
+        GameImage.id == image_id, GameImage.sanitised.is_(False)
+    )
+    data = db.session.scalar(query)
+    return None if data is None else bytes(data)
 
 
 class ImageInfo(NamedTuple):

@@ -10,12 +10,12 @@ result; they never commit, announce or sanitise themselves.
 import datetime as dt
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from app.discord.webhooks import announce_created, announce_deleted, announce_updated
 from app.models.game_session import IMAGE_SLOTS
 from app.presenters import present_game
-from app.services import games
+from app.services import games, images
 from app.services.errors import ServiceError
 from app.services.uploads import SanitisedImage, sanitise_upload
 from app.transactions import run_in_transaction
@@ -62,6 +62,35 @@ def clone_game(
     return run_in_transaction(
         lambda: present_game(announce_created(games.clone_game(user_id, game_id, scheduled_at)))
     )
+
+
+class Replacement(NamedTuple):
+    """What replace_image did: ``cleaned``, ``already clean``, ``removed`` or ``unused``."""
+
+    outcome: str
+    game_ids: list[uuid.UUID]
+
+
+def replace_image(old_image_id: uuid.UUID, clean: SanitisedImage | None) -> Replacement:
+    """Repoint every game holding the old image at its clean bytes (None: remove it).
+
+    One commit: the games change, the old row is released, each game's message is edited.
+    Bytes identical to the old row's are already clean: the row is only marked so, and no
+    game or message changes, since no URL does.
+    """
+
+    def work() -> Replacement:
+        if clean is not None and images.is_stored_as(old_image_id, clean.data):
+            images.mark_sanitised(old_image_id)
+            return Replacement("already clean", [])
+        changed = games.replace_image_in_games(old_image_id, clean)
+        for game in changed:
+            announce_updated(game)
+        if not changed:
+            return Replacement("unused", [])
+        return Replacement("cleaned" if clean else "removed", [game.id for game in changed])
+
+    return run_in_transaction(work)
 
 
 def sanitise_files(files: Mapping[str, bytes]) -> dict[str, SanitisedImage]:
