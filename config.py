@@ -31,8 +31,8 @@ class Config:
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
     BACKEND_URL = os.environ.get("BACKEND_URL", "http://localhost:8000").rstrip("/")
 
-    # Uploads: 5 MiB per image, two images plus form fields per request.
-    MAX_IMAGE_BYTES = 5 * 1024 * 1024
+    # Uploads: two images of at most 5 MiB (fixed by SPEC §5 in app/services/uploads.py, whose
+    # cost model is measured for it) plus form fields per request.
     MAX_CONTENT_LENGTH = 11 * 1024 * 1024
     # Werkzeug checks this against its multipart buffer even inside file parts, and reads in
     # 64 KiB chunks: at 64 KiB, any binary upload over 64 KiB whose chunk ended near a CR or

@@ -113,8 +113,19 @@ def _size_label(max_bytes: int) -> str:
 
 def _refuse_polyglot(data: bytes) -> None:
     """The kept bytes must be one format only: no zip directory, no PDF header inside them."""
-    if zipfile.is_zipfile(BytesIO(data)) or b"%PDF-" in data[:1024]:
+    if b"%PDF-" in data[:1024] or _lists_as_zip(data):
         raise UnsupportedImage(POLYGLOT)
+
+
+def _lists_as_zip(data: bytes) -> bool:
+    """True if a zip reader lists files in these bytes (not merely finds a stray signature)."""
+    if not zipfile.is_zipfile(BytesIO(data)):  # an end record in the last 64 KiB
+        return False
+    try:
+        with zipfile.ZipFile(BytesIO(data)) as archive:
+            return bool(archive.infolist())
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError):
+        return False
 
 
 @contextmanager
