@@ -5,6 +5,7 @@ by the ``post_worker_init`` hook (never at import) and stopped by ``worker_exit`
 deadline; whatever it held when killed is taken over by another worker when the lease ends.
 """
 
+import json
 import logging
 import threading
 import time
@@ -52,7 +53,7 @@ def log_backlog() -> dict[str, int]:
     """Log the backlog (an error when jobs are dead or webhooks disabled) and return it."""
     backlog = outbox.delivery_backlog()
     level = logging.WARNING if backlog["dead"] or backlog["disabled_webhooks"] else logging.INFO
-    log.log(level, "discord delivery backlog %s", backlog, extra={"discord_backlog": backlog})
+    log.log(level, "discord delivery backlog %s", json.dumps(backlog))
     return backlog
 
 

@@ -85,8 +85,10 @@ def _id(database, game_id):
 
 
 def created(response) -> str:
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()["id"]
+    """The id of the created game (a Flask test response or a requests one)."""
+    body = response.get_json() if hasattr(response, "get_json") else response.json()
+    assert response.status_code == 201, body
+    return body["id"]
 
 
 def wait_until(check, what: str, timeout: float = 15) -> None:
