@@ -90,10 +90,11 @@ class FakeDiscord:
             if (method is None or r["method"] == method) and (path is None or r["webhook"] == path)
         ]
 
-    def arrive(self, method: str, path: str, query: dict, body, headers: dict) -> dict:
+    def arrive(self, method: str, path: str, query: dict, body, headers: dict, client) -> dict:
         """Record a request as it arrives (runs in a server thread)."""
         webhook = "/".join(path.split("/")[:5])
         record = {
+            "client": client,
             "method": method,
             "path": path,
             "webhook": webhook,
@@ -161,6 +162,8 @@ def _client_gone(connection: socket.socket) -> bool:
 
 def _handler(discord: FakeDiscord):
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as Discord: one connection per client
+
         def _serve(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
@@ -171,6 +174,7 @@ def _handler(discord: FakeDiscord):
                 parse_qs(parts.query),
                 json.loads(raw) if raw else None,
                 dict(self.headers),
+                self.client_address,
             )
             discord.released.wait(timeout=60)
             if _client_gone(self.connection):

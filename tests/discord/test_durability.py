@@ -203,8 +203,59 @@ def test_two_gunicorn_masters_share_the_queue_without_doing_a_job_twice(
     assert ids == set(discord.channel())
     logs = "".join(Path(master.log_path).read_text() for master in masters)
     assert "Traceback" not in logs
+    connections = {r["client"] for r in discord.received()}
     print(
         f"\n[two masters] jobs queued: 200, delivery threads: 4 (2 masters x 2 workers), "
+        f"keep-alive connections to Discord: {len(connections)}, "
         f"requests to Discord: {len(discord.received())}, messages posted: {len(titles)}, "
         f"duplicates: {len(titles) - len(set(titles))}, all delivered in {seconds:.2f} s"
     )
+
+
+def test_a_stuck_discord_slows_no_request_and_a_stopping_worker_keeps_its_deadline(
+    database, discord, redis_prefix, tmp_path
+):
+    headers = bearer(database.create_token("host-user", GUILD))
+    set_webhook(database, discord.url)
+    discord.hold()  # Discord accepts the connection and never answers
+    env = {**server_env(database, redis_prefix), "DISCORD_DELIVERY_STOP_TIMEOUT": "1"}
+    server = Gunicorn(env, workers=1, log_dir=tmp_path).start()
+    try:
+        game = {"guild_id": GUILD, "title": "Stuck", "scheduled_at": WHEN}
+        games_url = f"{server.url}/api/v1/games"
+        created(requests.post(games_url, json=game, headers=headers, timeout=10))
+        wait_until(lambda: len(discord.received()) == 1, "the delivery in flight")
+        # The one worker's delivery thread is stuck in its call: requests are answered anyway.
+        answers = [requests.get(games_url, headers=headers, timeout=2) for _ in range(20)]
+        assert [answer.status_code for answer in answers] == [200] * 20
+        os.killpg(server.process.pid, signal.SIGTERM)
+        assert server.process.wait(timeout=15) == 0
+    finally:
+        server.stop()
+    assert "discord delivery still busy after 1.0 s" in server.log()
+    discord.release()
+
+
+def test_gunicorn_on_the_embedded_sqlite_default_delivers(discord, sqlite_template, tmp_path):
+    import shutil
+
+    from tests.conftest import Database, create_engine
+
+    path = tmp_path / "gamenight.sqlite3"
+    shutil.copy(sqlite_template, path)
+    url = f"sqlite:///{path}"
+    database = Database(create_engine(url), url, url)
+    headers = bearer(database.create_token("host-user", GUILD))
+    set_webhook(database, discord.url)
+    env = {"DATABASE_URL": url, "BACKEND_URL": "https://gamenight.test"}
+    server = Gunicorn(env, workers=2, log_dir=tmp_path).start()
+    try:
+        game = {"guild_id": GUILD, "title": "On SQLite", "scheduled_at": WHEN}
+        answer = requests.post(f"{server.url}/api/v1/games", json=game, headers=headers, timeout=10)
+        game_id = created(answer)
+        wait_until(lambda: message_id_of(database, game_id) is not None, "the post", 30)
+    finally:
+        server.stop()
+        database.engine.dispose()
+    [message] = posted(discord)
+    assert message["body"]["embeds"][0]["title"] == "On SQLite"
