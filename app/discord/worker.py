@@ -33,10 +33,16 @@ def make_deliverer(app: Flask, limits: RateLimits | None = None):
     return Deliverer(client, limits or rate_limits, Policy.from_config(config))
 
 
+def lease_seconds(config) -> float:
+    """DISCORD_DELIVERY_LEASE, but never shorter than the two calls one job may make (an edit,
+    then a post): a lease running out mid-call would let another worker deliver the job too."""
+    return max(config["DISCORD_DELIVERY_LEASE"], 2 * config["DISCORD_WEBHOOK_TIMEOUT"] + 1)
+
+
 def deliver_due(app: Flask, deliverer, should_stop: Callable[[], bool] = lambda: False) -> int:
     """Deliver jobs one at a time until none is due (or told to stop); how many were claimed."""
     claimed = 0
-    lease = app.config["DISCORD_DELIVERY_LEASE"]
+    lease = lease_seconds(app.config)
     try:
         while not should_stop() and outbox.has_due_work():
             claim = outbox.claim_next(lease)

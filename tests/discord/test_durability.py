@@ -19,6 +19,7 @@ from tests.games.conftest import GUILD, WHEN, bearer
 from tests.servers import Gunicorn
 
 QUICK_ENV = {
+    "DISCORD_WEBHOOK_TIMEOUT": "0.5",  # so that the lease of 2 s covers a job's calls
     "DISCORD_WEBHOOK_BACKOFF": "0.2",
     "DISCORD_DELIVERY_MAX_BACKOFF": "0.5",
     "DISCORD_DELIVERY_LEASE": "2",
@@ -220,7 +221,11 @@ def test_a_stuck_discord_slows_no_request_and_a_stopping_worker_keeps_its_deadli
     headers = bearer(database.create_token("host-user", GUILD))
     set_webhook(database, discord.url)
     discord.hold()  # Discord accepts the connection and never answers
-    env = {**server_env(database, redis_prefix), "DISCORD_DELIVERY_STOP_TIMEOUT": "1"}
+    env = {
+        **server_env(database, redis_prefix),
+        "DISCORD_WEBHOOK_TIMEOUT": "30",
+        "DISCORD_DELIVERY_STOP_TIMEOUT": "1",
+    }
     server = Gunicorn(env, workers=1, log_dir=tmp_path).start()
     try:
         game = {"guild_id": GUILD, "title": "Stuck", "scheduled_at": WHEN}
