@@ -244,7 +244,7 @@ def test_a_stuck_discord_slows_no_request_and_a_stopping_worker_keeps_its_deadli
     discord.release()
 
 
-def test_gunicorn_on_the_embedded_sqlite_default_delivers(discord, sqlite_template, tmp_path):
+def sqlite_database(sqlite_template, tmp_path):
     import shutil
 
     from tests.conftest import Database, create_engine
@@ -252,10 +252,14 @@ def test_gunicorn_on_the_embedded_sqlite_default_delivers(discord, sqlite_templa
     path = tmp_path / "gamenight.sqlite3"
     shutil.copy(sqlite_template, path)
     url = f"sqlite:///{path}"
-    database = Database(create_engine(url), url, url)
+    return Database(create_engine(url), url, url)
+
+
+def test_gunicorn_on_the_embedded_sqlite_default_delivers(discord, sqlite_template, tmp_path):
+    database = sqlite_database(sqlite_template, tmp_path)
     headers = bearer(database.create_token("host-user", GUILD))
     set_webhook(database, discord.url)
-    env = {"DATABASE_URL": url, "BACKEND_URL": "https://gamenight.test"}
+    env = {"DATABASE_URL": database.app_url, "BACKEND_URL": "https://gamenight.test"}
     server = Gunicorn(env, workers=2, log_dir=tmp_path).start()
     try:
         game = {"guild_id": GUILD, "title": "On SQLite", "scheduled_at": WHEN}
@@ -267,3 +271,28 @@ def test_gunicorn_on_the_embedded_sqlite_default_delivers(discord, sqlite_templa
         database.engine.dispose()
     [message] = posted(discord)
     assert message["body"]["embeds"][0]["title"] == "On SQLite"
+
+
+def test_in_web_delivery_off_leaves_the_jobs_to_flask_discord_deliver(
+    discord, sqlite_template, tmp_path
+):
+    from tests.cli import flask_cli
+
+    database = sqlite_database(sqlite_template, tmp_path)
+    headers = bearer(database.create_token("host-user", GUILD))
+    set_webhook(database, discord.url)
+    env = {"DATABASE_URL": database.app_url, "DISCORD_DELIVERY_IN_WEB": "false"}
+    server = Gunicorn(env, workers=1, log_dir=tmp_path).start()
+    try:
+        game = {"guild_id": GUILD, "title": "Left to the CLI", "scheduled_at": WHEN}
+        answer = requests.post(f"{server.url}/api/v1/games", json=game, headers=headers, timeout=10)
+        game_id = created(answer)
+        assert requests.get(f"{server.url}/healthz", timeout=5).status_code == 200
+        assert len(jobs(database)) == 1 and discord.received() == []
+        assert "discord delivery backlog" not in server.log()
+        delivered = flask_cli(database.app_url, "discord", "deliver", "--once").stdout
+    finally:
+        server.stop()
+        database.engine.dispose()
+    assert "Delivered 1 job(s)" in delivered
+    assert message_id_of(database, game_id) is not None
