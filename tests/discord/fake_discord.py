@@ -30,6 +30,7 @@ class FakeDiscord:
         self.failures: list[tuple[int, dict, dict]] = []
         self.down_status: int | None = None
         self.removed: set[str] = set()
+        self.success_headers: dict[str, str] = {}  # sent with every 2xx (rate-limit headers)
         self.messages: dict[str, dict[str, dict]] = {}  # webhook path -> message id -> body
         self.released = threading.Event()
         self.released.set()
@@ -129,7 +130,7 @@ class FakeDiscord:
             channel[message_id] = record["body"]
             if record["query"].get("wait") != ["true"]:
                 return 204, None, {}
-            return 200, {"id": message_id, **(record["body"] or {})}, {}
+            return 200, {"id": message_id, **(record["body"] or {})}, dict(self.success_headers)
         message_id = record["path"].rsplit("/", 1)[-1]
         if message_id not in channel:
             return 404, UNKNOWN_MESSAGE, {}

@@ -201,6 +201,28 @@ def test_rate_limited_webhook_waits_what_discord_asks_and_others_do_not(
     assert [r["status"] for r in (first, other, second)] == [429, 200, 200]
 
 
+def test_a_429_without_retry_after_waits_its_reset_after_header(api, database, discord, deliver):
+    set_webhook(database, discord.url)
+    discord.fail_next(1, 429, {"message": "slow down"}, {"X-RateLimit-Reset-After": "0.7"})
+    created(api.create())
+    deliver()
+    refused, accepted = discord.received()
+    assert (refused["status"], accepted["status"]) == (429, 200)
+    assert accepted["at"] - refused["at"] >= 0.7
+
+
+def test_an_exhausted_bucket_pauses_the_webhook_until_it_resets(api, database, discord, deliver):
+    set_webhook(database, discord.url)
+    discord.success_headers = {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset-After": "0.7"}
+    created(api.create(title="First"))
+    deliver()
+    created(api.create(title="Second"))
+    deliver()
+    first, second = discord.received()
+    assert [r["status"] for r in (first, second)] == [200, 200]
+    assert second["at"] - first["at"] >= 0.7
+
+
 def test_a_global_rate_limit_pauses_every_webhook(api, database, discord, deliver):
     set_webhook(database, discord.url)
     set_webhook(database, discord.webhook_url(2), guild=OTHER_GUILD)
