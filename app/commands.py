@@ -1,4 +1,5 @@
-"""Operator CLI: ``users create-token``, ``db grant``, ``guilds set-webhook``, ``images ...``."""
+"""Operator CLI: ``users create-token``, ``db grant``, ``guilds set-webhook``, ``images ...``;
+``discord ...`` lives in app/discord/cli.py."""
 
 import re
 from collections import Counter
@@ -9,7 +10,7 @@ from flask.cli import AppGroup
 from flask_migrate.cli import db as db_group
 from sqlalchemy import text
 
-from app.discord import webhooks
+from app.discord.cli import discord_cli
 from app.extensions import db
 from app.services import accounts, image_audit, images, operations
 from app.services.errors import ServiceError
@@ -20,13 +21,18 @@ guilds_cli = AppGroup("guilds", help="Discord guilds.")
 images_cli = AppGroup("images", help="Stored images and their reference counts.")
 
 APP_ROLE_GRANTS = {
-    "guilds": "SELECT",
+    # The delivery worker marks a webhook Discord says is gone.
+    "guilds": "SELECT, UPDATE (webhook_disabled_at, updated_at)",
     "users": "SELECT",
     "guild_members": "SELECT",
     "api_tokens": "SELECT, UPDATE (last_used_at)",
     "game_sessions": "SELECT, INSERT, UPDATE, DELETE",
     "game_images": "SELECT, INSERT, UPDATE, DELETE",
+    # The outbox: requests queue jobs, delivery workers claim, update and remove them.
+    "discord_deliveries": "SELECT, INSERT, UPDATE, DELETE",
 }
+# Sequences behind the tables' identity columns that the app role inserts into.
+APP_ROLE_SEQUENCES = ["discord_deliveries_id_seq"]
 PUBLIC_ROLE_GRANTS = {"game_images": "SELECT"}
 
 
@@ -69,6 +75,13 @@ def _grant_statements(role: str, grants: dict[str, str], quote) -> list[str]:
     return statements
 
 
+def _sequence_statements(role: str, sequences: list[str], quote) -> list[str]:
+    role_q = quote(role)
+    statements = [f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM {role_q}"]
+    statements += [f"GRANT USAGE ON SEQUENCE {name} TO {role_q}" for name in sequences]
+    return statements
+
+
 def _current_database() -> str:
     return db.session.scalar(text("SELECT current_database()"))
 
@@ -95,9 +108,13 @@ def grant_command(app_role: str, public_role: str) -> None:
     quote = db.engine.dialect.identifier_preparer.quote
     for role in (app_role, public_role):
         _refuse_privileged(role)
-    for statement in _grant_statements(app_role, APP_ROLE_GRANTS, quote):
-        db.session.execute(text(statement))
-    for statement in _grant_statements(public_role, PUBLIC_ROLE_GRANTS, quote):
+    statements = [
+        *_grant_statements(app_role, APP_ROLE_GRANTS, quote),
+        *_sequence_statements(app_role, APP_ROLE_SEQUENCES, quote),
+        *_grant_statements(public_role, PUBLIC_ROLE_GRANTS, quote),
+        *_sequence_statements(public_role, [], quote),
+    ]
+    for statement in statements:
         db.session.execute(text(statement))
     db.session.commit()
     click.echo(f"Granted: {app_role} (games API), {public_role} (SELECT on game_images only)")
@@ -148,8 +165,6 @@ def images_sanitise_command() -> None:
             games_changed.update(game_ids)
             if refusal:
                 refusals[refusal] += 1
-    if games_changed:
-        webhooks.worker.wait_idle(timeout=60)  # the edited messages leave before we exit
     _echo_sanitise_summary(outcomes, refusals, len(games_changed))
 
 
@@ -231,3 +246,4 @@ def register(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(guilds_cli)
     app.cli.add_command(images_cli)
+    app.cli.add_command(discord_cli)

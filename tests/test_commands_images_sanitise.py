@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import uuid
+from urllib.parse import urlsplit
 
 import pytest
 from PIL import Image
@@ -53,8 +54,9 @@ def run(engine, statement: str, **params) -> list:
         return list(result) if result.returns_rows else []
 
 
-def seed_game(engine, title: str, guild_id: uuid.UUID, host_id: uuid.UUID, **images) -> None:
-    """A game of revision 0001, its images embedded (``thumbnail``/``image``: (bytes, type))."""
+def seed_game(engine, title: str, guild_id: uuid.UUID, host_id: uuid.UUID, **images) -> str:
+    """A game of revision 0001, its images embedded (``thumbnail``/``image``: (bytes, type));
+    returns the id of its Discord message."""
     columns = {}
     for slot, (data, mime_type) in images.items():
         prefix = "thumbnail" if slot == "thumbnail" else "image"
@@ -62,6 +64,7 @@ def seed_game(engine, title: str, guild_id: uuid.UUID, host_id: uuid.UUID, **ima
     names = ", ".join(["id", "guild_id", "host_id", "title", "scheduled_at", "status"] + [*columns])
     values = ", ".join([":id", ":guild", ":host", ":title", ":at", "'SCHEDULED'"])
     values += "".join(f", :{name}" for name in columns)
+    message_id = str(uuid.uuid4().int % 10**18)
     run(
         engine,
         f"INSERT INTO game_sessions ({names}, message_id) VALUES ({values}, :message)",
@@ -70,9 +73,10 @@ def seed_game(engine, title: str, guild_id: uuid.UUID, host_id: uuid.UUID, **ima
         host=host_id,
         title=title,
         at="2026-12-24 19:00:00+00:00",
-        message=str(abs(hash(title)) % 10**18),
+        message=message_id,
         **columns,
     )
+    return message_id
 
 
 def seed_guild(engine, webhook_url: str | None) -> tuple[uuid.UUID, uuid.UUID]:
@@ -121,6 +125,12 @@ def public_client(database):
     return app.test_client()
 
 
+def deliver(database) -> None:
+    """Run what the outbox holds, as a worker would, with the public origin of production."""
+    env = {"BACKEND_URL": "https://gamenight.test"}
+    flask_cli(database.owner_url, "discord", "deliver", "--once", env=env)
+
+
 def sanitise(database, check: bool = True, **env) -> subprocess.CompletedProcess:
     return flask_cli(database.owner_url, "images", "sanitise", check=check, env=env)
 
@@ -128,9 +138,13 @@ def sanitise(database, check: bool = True, **env) -> subprocess.CompletedProcess
 def test_sanitise_cleans_migrated_images_removes_html_and_edits_the_messages(old_database, discord):
     database, engine = old_database
     guild_id, host_id = seed_guild(engine, discord.url)
-    seed_game(engine, "photo", guild_id, host_id, thumbnail=(GPS_JPEG, "image/jpeg"))
-    seed_game(engine, "html", guild_id, host_id, image=(HTML, "text/html"))
-    seed_game(engine, "both", guild_id, host_id, thumbnail=(GPS_JPEG, "image/png"))
+    messages = {
+        "photo": seed_game(engine, "photo", guild_id, host_id, thumbnail=(GPS_JPEG, "image/jpeg")),
+        "html": seed_game(engine, "html", guild_id, host_id, image=(HTML, "text/html")),
+        "both": seed_game(engine, "both", guild_id, host_id, thumbnail=(GPS_JPEG, "image/png")),
+    }
+    channel = discord.messages.setdefault(urlsplit(discord.url).path, {})
+    channel.update({message_id: {"content": "posted before"} for message_id in messages.values()})
     upgrade_and_grant(database)
     before = slots(engine)
     jpeg_id, html_id = before["photo"][0], before["html"][1]
@@ -159,16 +173,22 @@ def test_sanitise_cleans_migrated_images_removes_html_and_edits_the_messages(old
     assert [(row.id, row.reference_count, row.sanitised) for row in rows] == [(clean_id, 2, True)]
     assert rows[0].content_hash == hashlib.sha256(answer.data).hexdigest()
     assert client.get(f"/api/v1/public/images/{jpeg_id}").status_code == 404
-    edits = discord.wait_for(3)
-    assert sorted(request["method"] for request in edits) == ["PATCH"] * 3
-    edited_photo = [r for r in edits if r["body"]["embeds"][0]["title"] == "photo"]
-    assert edited_photo[0]["body"]["embeds"][0]["thumbnail"]["url"].endswith(f"{clean_id}.jpg")
+    assert discord.requests == []  # queued in the outbox with the changes, delivered later
+    deliver(database)
+    assert sorted(request["method"] for request in discord.wait_for(3)) == ["PATCH"] * 3
+    shown = {
+        title: discord.channel()[message_id]["embeds"][0] for title, message_id in messages.items()
+    }
+    clean_url = f"https://gamenight.test/api/v1/public/images/{clean_id}.jpg"
+    assert shown["photo"]["thumbnail"]["url"] == shown["both"]["thumbnail"]["url"] == clean_url
+    assert "image" not in shown["html"] and "thumbnail" not in shown["html"]
 
     assert flask_cli(database.owner_url, "images", "verify").returncode == 0
     again = sanitise(database)
     assert again.stdout.strip() == "Nothing to sanitise: every image is sanitised"
     assert slots(engine) == after
-    assert len(discord.requests) == 3  # the second run (an exited process) edited nothing
+    deliver(database)
+    assert len(discord.requests) == 3  # the second run queued no edit
 
 
 def test_sanitise_killed_midway_finishes_when_run_again(old_database):

@@ -40,14 +40,12 @@ def update_game(
 ) -> dict:
     """Change the host's game: fields, replaced and removed images; the game as presented."""
     uploads = sanitise_files(files)
-
-    def work() -> dict:
-        guild_before = games.hosted_game(user_id, game_id).guild_id
-        game = games.update_game(user_id, game_id, fields, uploads, removals)
-        moved_from = guild_before if game.guild_id != guild_before else None
-        return present_game(announce_updated(game, previous_guild_id=moved_from))
-
-    return run_in_transaction(work)
+    # A move to another guild is seen by the announcement itself (the flushed guild_id change).
+    return run_in_transaction(
+        lambda: present_game(
+            announce_updated(games.update_game(user_id, game_id, fields, uploads, removals))
+        )
+    )
 
 
 def delete_game(user_id: uuid.UUID, game_id: uuid.UUID) -> None:

@@ -11,7 +11,7 @@ every row unsanitised, and ``images sanitise`` then finds the clean ones clean (
 stored output changes nothing) and marks them without changing any id.
 
 Revision ID: 0004_image_sanitised
-Revises: 0002_images_table
+Revises: 0003_discord_outbox
 Create Date: 2026-12-01
 
 """
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_image_sanitised"
-down_revision = "0002_images_table"
+down_revision = "0003_discord_outbox"
 branch_labels = None
 depends_on = None
 
