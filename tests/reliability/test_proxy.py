@@ -12,6 +12,7 @@ import subprocess
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -83,7 +84,7 @@ def open_slow_sockets(port: int, count: int) -> list[socket.socket]:
         elif i % 3 == 2:
             sock.sendall(
                 b"POST /api/v1/games HTTP/1.1\r\nHost: gamenight\r\n"
-                b"Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n{\"title\": "
+                b'Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"title": '
             )
         sockets.append(sock)
     return sockets
@@ -123,7 +124,12 @@ def healthy_traffic(base_url: str, seconds: float, timeout: float) -> dict:
     for thread in threads:
         thread.join()
     answered = sum(1 for status in statuses if status == 200)
-    return {"asked": len(statuses), "answered": answered, "slowest_s": max(latencies), "all": statuses}
+    return {
+        "asked": len(statuses),
+        "answered": answered,
+        "slowest_s": max(latencies),
+        "all": statuses,
+    }
 
 
 def hold_slow_sockets_during_traffic(port: int, base_url: str, timeout: float) -> tuple:
@@ -167,7 +173,9 @@ def _wait_for_recovery(url: str) -> None:
 
 
 def _get_from(source: str, port: int, path: str, headers: dict) -> http.client.HTTPResponse:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5, source_address=(source, 0))
+    connection = http.client.HTTPConnection(
+        "127.0.0.1", port, timeout=5, source_address=(source, 0)
+    )
     connection.request("GET", path, headers=headers)
     response = connection.getresponse()
     response.read()
@@ -266,7 +274,7 @@ def test_app_down_gives_json_502_on_the_api(tmp_path):
 
 
 def test_file_loads_under_debians_main_config(tmp_path):
-    debian = open("/etc/nginx/nginx.conf").read()
+    debian = Path("/etc/nginx/nginx.conf").read_text()
     assert "include /etc/nginx/conf.d/*.conf;" in debian
     conf_d = tmp_path / "conf.d"
     conf_d.mkdir()
