@@ -147,6 +147,7 @@ def start_servers(database, images_dir: Path, workdir: Path, prefix: str, paths:
         "PUBLIC_IMAGE_RATE_LIMITS": LIMITS,
         "GAMENIGHT_CONFIG": "production",
         "SECRET_KEY": "bench",
+        "BACKEND_URL": "https://gamenight.bench",
         "LOG_LEVEL": "WARNING",
         "DATABASE_URL": database.app_url,
         "PUBLIC_DATABASE_URL": database.public_url,
