@@ -26,7 +26,7 @@ ACCESS_FIELDS = {
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message, request id (when in a request).
+    """One JSON object per line: time, level, logger, pid, message, request id (in a request).
 
     gunicorn's access lines (logger ``gunicorn.access``) also carry the request's fields and
     the request id the app answered with in ``X-Request-ID``.
@@ -37,6 +37,7 @@ class JsonFormatter(logging.Formatter):
             "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
             "level": record.levelname,
             "logger": record.name,
+            "pid": record.process,
             "message": record.getMessage(),
         }
         if record.name == "gunicorn.access" and isinstance(record.args, Mapping):
