@@ -160,30 +160,34 @@ def filled_nginx_conf(listen: str, upstream: str, cache_dir: Path) -> str:
 class Nginx:
     """Debian's nginx running deploy/nginx.conf under a minimal main config, on a free port."""
 
-    def __init__(self, upstream: str, workdir: Path):
+    def __init__(self, upstream: str, workdir: Path, site=None, access_log: bool = True):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.prefix = workdir / f"nginx-{self.port}"
         self.process: subprocess.Popen | None = None
         self.upstream = upstream
+        # Another http-context file instead of deploy/nginx.conf: site(listen, cache_dir) -> text.
+        self.site = site or (lambda listen, cache: filled_nginx_conf(listen, upstream, cache))
+        self.access_log = access_log
 
     def write_config(self) -> Path:
         """The filled file, and a main config of `events {}` and `http { include ...; }`."""
         for folder in ("logs", "temp", "cache"):
             (self.prefix / folder).mkdir(parents=True, exist_ok=True)
         site = self.prefix / "gamenight.conf"
-        site.write_text(
-            filled_nginx_conf(f"127.0.0.1:{self.port}", self.upstream, self.prefix / "cache")
-        )
+        site.write_text(self.site(f"127.0.0.1:{self.port}", self.prefix / "cache"))
         temp = self.prefix / "temp"
         main = self.prefix / "nginx.conf"
         main.write_text(
             f"user root;\npid {self.prefix}/nginx.pid;\nerror_log {self.prefix}/logs/error.log;\n"
             "events {}\nhttp {\n"
             + "".join(f"    {kind}_temp_path {temp}/{kind};\n" for kind in NGINX_TEMP_PATHS)
-            + f"    access_log {self.prefix}/logs/access.log;\n    include {site};\n}}\n"
+            + f"    access_log {self._access_log_path()};\n    include {site};\n}}\n"
         )
         return main
+
+    def _access_log_path(self) -> str:
+        return f"{self.prefix}/logs/access.log" if self.access_log else "off"
 
     def start(self) -> "Nginx":
         main = self.write_config()
