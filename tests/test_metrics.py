@@ -1,34 +1,51 @@
 """/metrics: the whole server's counts (both gunicorn workers), only for METRICS_ALLOW."""
 
 import json
+import secrets
 import threading
+import time
 
 import pytest
+import redis as redis_lib
 import requests
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import create_engine
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.pool import NullPool
 
 from app.metrics import DeliveryBacklogCollector
-from tests.reliability.conftest import png, stack_env
-from tests.reliability.test_proxy import store_image
+from tests.conftest import REDIS_URL, Database
+from tests.reliability.conftest import png, stack_env, store_image
 from tests.servers import Gunicorn, RedisServer
 
 PUBLIC_LIMIT = 3
 
 
-@pytest.fixture
-def server(database, redis_prefix, tmp_path):
+@pytest.fixture(scope="module")
+def stack(pg_database, tmp_path_factory):
     """gunicorn with 2 workers; X-Forwarded-For trusted through one hop, as behind nginx."""
+    prefix = f"gamenight-metrics-{secrets.token_hex(6)}"
     env = stack_env(
-        database,
-        redis_prefix,
+        pg_database,
+        prefix,
         TRUSTED_PROXY_HOPS="1",
         PUBLIC_IMAGE_RATE_LIMITS=f"{PUBLIC_LIMIT}/minute;100/5 minutes",
     )
-    gunicorn = Gunicorn(env, workers=2, log_dir=tmp_path).start()
-    yield gunicorn
+    gunicorn = Gunicorn(env, workers=2, log_dir=tmp_path_factory.mktemp("metrics")).start()
+    engine = create_engine(pg_database.owner_url, poolclass=NullPool)
+    yield gunicorn, Database(engine, pg_database.app_url, pg_database.public_url, pg_database)
     gunicorn.stop()
+    engine.dispose()
+    client = redis_lib.Redis.from_url(REDIS_URL)
+    keys = list(client.scan_iter(f"*{prefix}*"))
+    if keys:
+        client.delete(*keys)
+
+
+@pytest.fixture
+def server(stack):
+    return stack[0]
 
 
 def scrape(url: str) -> dict[tuple, float]:
@@ -52,6 +69,16 @@ def access_lines(server: Gunicorn, path: str) -> list[dict]:
     return [line for line in lines if line["logger"] == "gunicorn.access" and line["path"] == path]
 
 
+def logged_healthz(server: Gunicorn, expected: float) -> list[dict]:
+    """The access lines of /healthz 200s, once the workers have written as many (or 5 s)."""
+    deadline = time.monotonic() + 5
+    while True:
+        served = [line for line in access_lines(server, "/healthz") if line["status"] == "200"]
+        if len(served) >= expected or time.monotonic() > deadline:
+            return served
+        time.sleep(0.1)  # a worker logs the access line just after sending the answer
+
+
 def hit_concurrently(url: str, threads: int = 8, each: int = 10) -> None:
     def client() -> None:
         for _ in range(each):
@@ -67,7 +94,6 @@ def hit_concurrently(url: str, threads: int = 8, each: int = 10) -> None:
 def test_request_counts_add_up_both_workers(server):
     hit_concurrently(server.url + "/healthz")
     samples = scrape(server.url)
-    served = [line for line in access_lines(server, "/healthz") if line["status"] == "200"]
     counted = value(
         samples,
         "gamenight_http_request_duration_seconds_count",
@@ -75,13 +101,15 @@ def test_request_counts_add_up_both_workers(server):
         method="GET",
         status="200",
     )
+    served = logged_healthz(server, expected=counted)
     assert len({line["pid"] for line in served}) == 2  # both workers answered some
     assert counted == len(served) >= 80
     bucket = {"route": "/healthz", "method": "GET", "status": "200", "le": "+Inf"}
     assert value(samples, "gamenight_http_request_duration_seconds_bucket", **bucket) == counted
 
 
-def test_cache_rate_limit_and_upload_refusals_are_counted(server, database):
+def test_cache_rate_limit_and_upload_refusals_are_counted(stack):
+    server, database = stack
     path, _ = store_image(database.pg, png((9, 9, 9)))
     statuses = [requests.get(server.url + path, timeout=5).status_code for _ in range(5)]
     token = database.create_token("metrics-user", "metrics-guild")

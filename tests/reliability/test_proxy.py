@@ -4,7 +4,6 @@ One stack serves the module; each test clears the stack's rate-limit counters fi
 stores its own images, so the tests pass in any order and alone.
 """
 
-import hashlib
 import http.client
 import secrets
 import socket
@@ -20,7 +19,7 @@ import redis as redis_lib
 import requests
 
 from tests.conftest import REDIS_URL
-from tests.reliability.conftest import png, stack_env
+from tests.reliability.conftest import png, stack_env, store_image
 from tests.servers import Gunicorn, Nginx, filled_nginx_conf, free_port, nginx_binary
 
 PUBLIC_LIMIT = 10
@@ -60,18 +59,6 @@ def _forget_counters(prefix: str) -> None:
     keys = list(client.scan_iter(f"*{prefix}*"))
     if keys:
         client.delete(*keys)
-
-
-def store_image(database, data: bytes) -> tuple[str, str]:
-    """A game_images row (as the owner); its public path and quoted ETag."""
-    image_id, content_hash = uuid.uuid4(), hashlib.sha256(data).hexdigest()
-    with psycopg.connect(database.libpq_url(database.owner)) as connection:
-        connection.execute(
-            "INSERT INTO game_images (id, content_hash, image_data, byte_size, mime_type,"
-            " reference_count) VALUES (%s, %s, %s, %s, 'image/png', 1)",
-            (image_id, content_hash, data, len(data)),
-        )
-    return f"/api/v1/public/images/{image_id}.png", f'"{content_hash}"'
 
 
 def open_slow_sockets(port: int, count: int) -> list[socket.socket]:
