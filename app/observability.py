@@ -69,6 +69,7 @@ def configure_logging(app: Flask) -> None:
         root.addHandler(handler)
         if root.level > logging.WARNING or root.level == logging.NOTSET:
             root.setLevel(logging.WARNING)
+    logging.captureWarnings(True)  # Python warnings become JSON lines too (logger py.warnings)
     app_logger = logging.getLogger("app")
     app_logger.setLevel(app.config.get("LOG_LEVEL", "INFO"))
     app_logger.propagate = True
