@@ -5,6 +5,7 @@ stores its own images, so the tests pass in any order and alone.
 """
 
 import http.client
+import re
 import secrets
 import socket
 import subprocess
@@ -20,7 +21,14 @@ import requests
 
 from tests.conftest import REDIS_URL
 from tests.reliability.conftest import png, stack_env, store_image
-from tests.servers import Gunicorn, Nginx, filled_nginx_conf, free_port, nginx_binary
+from tests.servers import (
+    NGINX_CONF,
+    Gunicorn,
+    Nginx,
+    filled_nginx_conf,
+    free_port,
+    nginx_binary,
+)
 
 PUBLIC_LIMIT = 10
 SLOW_SOCKETS = 200
@@ -275,3 +283,10 @@ def test_file_loads_under_debians_main_config(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert "test is successful" in result.stderr
+
+
+def test_nginx_body_limit_is_the_apps_request_limit():
+    from config import Config
+
+    [size] = re.findall(r"^\s*client_max_body_size (\d+)m;", NGINX_CONF.read_text(), re.M)
+    assert int(size) * 2**20 == Config.MAX_CONTENT_LENGTH
