@@ -36,18 +36,27 @@ def log_out() -> None:
 
 
 def load_user() -> None:
-    """Before every page: the session's user (if its token still lives) and guild context."""
+    """Before every page: the session's user (if its token still lives) and guild context.
+
+    The lookup is its own transaction, ended before the view reads the form: no connection
+    stays idle in a transaction while an upload arrives or is decoded (SPEC §11).
+    """
     g.user_id = g.discord_user_id = None
     token_hash = session.get(SESSION_KEY)
     if token_hash is None:
         return
-    user = user_of_token_hash(token_hash)
-    if user is None:  # revoked since login: the cookie no longer opens anything
+    found = run_in_transaction(lambda: _session_user(token_hash))
+    if found is None:  # revoked since login: the cookie no longer opens anything
         session.clear()
         return
-    g.user_id, g.discord_user_id = user.id, user.discord_user_id
+    g.user_id, g.discord_user_id, guild_ids = found
     # Without this, row-level security shows a PostgreSQL app-role session no games at all.
-    set_guild_context(db.session, guild_ids_of(user))
+    set_guild_context(db.session, guild_ids)
+
+
+def _session_user(token_hash: str) -> tuple[uuid.UUID, str, list] | None:
+    user = user_of_token_hash(token_hash)
+    return None if user is None else (user.id, user.discord_user_id, guild_ids_of(user))
 
 
 def login_required(view):
