@@ -75,6 +75,8 @@ class Config:
     # The pages' signed session cookie: out of reach of scripts, not sent on cross-site posts.
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
+    # A page session (a row of page_sessions, and its cookie) ends after this many hours.
+    SESSION_LIFETIME_HOURS = float(os.environ.get("SESSION_LIFETIME_HOURS", 12))
 
     # flask-smorest / OpenAPI
     API_TITLE = "Gamenight"

@@ -1,6 +1,8 @@
 """Operator CLI: ``users create-token``, ``db grant``, ``guilds set-webhook``, ``images ...``."""
 
 import re
+from collections.abc import Callable
+from typing import TypeVar
 
 import click
 from flask import Flask
@@ -10,6 +12,9 @@ from sqlalchemy import text
 
 from app.extensions import db
 from app.services import accounts, image_audit
+from app.services.errors import ServiceError
+
+T = TypeVar("T")
 
 users_cli = AppGroup("users", help="Users and their API tokens.")
 guilds_cli = AppGroup("guilds", help="Discord guilds.")
@@ -20,26 +25,92 @@ APP_ROLE_GRANTS = {
     "users": "SELECT",
     "guild_members": "SELECT",
     "api_tokens": "SELECT, UPDATE (last_used_at)",
+    "page_sessions": "SELECT, INSERT, DELETE",
     "game_sessions": "SELECT, INSERT, UPDATE, DELETE",
     "game_images": "SELECT, INSERT, UPDATE, DELETE",
 }
 PUBLIC_ROLE_GRANTS = {"game_images": "SELECT"}
 
 
+def _committed(work: Callable[[], T]) -> T:
+    """Run the work and commit once; roll back on any failure, a service's as a clean error."""
+    try:
+        result = work()
+        db.session.commit()
+        return result
+    except ServiceError as e:
+        db.session.rollback()
+        raise click.ClickException(e.message) from e
+    except Exception:
+        db.session.rollback()
+        raise
+
+
+def _when(moment) -> str:
+    return "-" if moment is None else moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
 @users_cli.command("create-token")
 @click.argument("discord_user_id")
 @click.option("--guild", "guilds", multiple=True, required=True, help="Discord guild id.")
 @click.option("--name", default="cli", show_default=True, help="A label for the token.")
-def create_token_command(discord_user_id: str, guilds: tuple[str, ...], name: str) -> None:
+@click.option("--display-name", help="The user's name as the pages show it.")
+def create_token_command(
+    discord_user_id: str, guilds: tuple[str, ...], name: str, display_name: str | None
+) -> None:
     """Create the user, guilds and memberships as needed; print a new token last."""
-    try:
-        token = accounts.create_token(discord_user_id, list(guilds), name)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
+    token = _committed(
+        lambda: accounts.create_token(discord_user_id, list(guilds), name, display_name)
+    )
     click.echo(f"Token for Discord user {discord_user_id} (store it now, it is not kept):")
     click.echo(token)
+
+
+@users_cli.command("list-tokens")
+@click.argument("discord_user_id")
+def list_tokens_command(discord_user_id: str) -> None:
+    """The user's tokens: name, created, last used, revoked (never the token itself)."""
+    tokens = _committed(lambda: accounts.tokens_of(discord_user_id))
+    click.echo(f"{'NAME':<24} {'CREATED':<21} {'LAST USED':<21} REVOKED")
+    for token in tokens:
+        click.echo(
+            f"{token.name:<24} {_when(token.created_at):<21} "
+            f"{_when(token.last_used_at):<21} {_when(token.revoked_at)}"
+        )
+    click.echo(f"{len(tokens)} token(s), {sum(t.revoked_at is None for t in tokens)} active")
+
+
+@users_cli.command("revoke-token")
+@click.argument("discord_user_id")
+@click.option("--name", help="Revoke only the active tokens with this name.")
+def revoke_token_command(discord_user_id: str, name: str | None) -> None:
+    """Revoke the user's active tokens (or those named NAME); their page sessions end."""
+    revoked = _committed(lambda: accounts.revoke_tokens(discord_user_id, name))
+    for token in revoked:
+        click.echo(f"revoked token {token.name!r} (created {_when(token.created_at)})")
+    which = f" named {name!r}" if name else ""
+    click.echo(f"{len(revoked)} token(s){which} revoked for Discord user {discord_user_id}")
+
+
+@guilds_cli.command("set-name")
+@click.argument("discord_guild_id")
+@click.argument("name")
+def set_name_command(discord_guild_id: str, name: str) -> None:
+    """Name the guild as its members know it (the pages show it)."""
+    guild = _committed(lambda: accounts.set_guild_name(discord_guild_id, name))
+    click.echo(f"Guild {discord_guild_id} is now named {guild.name!r}")
+
+
+@guilds_cli.command("remove-member")
+@click.argument("discord_guild_id")
+@click.argument("discord_user_id")
+def remove_member_command(discord_guild_id: str, discord_user_id: str) -> None:
+    """Take the user out of the guild at once; the games they host there are kept."""
+    removed = _committed(lambda: accounts.remove_member(discord_guild_id, discord_user_id))
+    if removed:
+        click.echo(f"Removed Discord user {discord_user_id} from guild {discord_guild_id}")
+    else:
+        click.echo(f"Discord user {discord_user_id} was not a member of guild {discord_guild_id}")
 
 
 @guilds_cli.command("set-webhook")

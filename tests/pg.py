@@ -9,7 +9,15 @@ import psycopg
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
-TABLES = ["game_sessions", "game_images", "api_tokens", "guild_members", "users", "guilds"]
+TABLES = [
+    "page_sessions",
+    "game_sessions",
+    "game_images",
+    "api_tokens",
+    "guild_members",
+    "users",
+    "guilds",
+]
 
 
 @dataclasses.dataclass

@@ -1,5 +1,8 @@
 """Server-rendered pages (``bp``): a signed session cookie and CSRF tokens on every form."""
 
+from app.pages.auth import configure_sessions
 from app.pages.views import bp
+
+bp.record_once(configure_sessions)
 
 __all__ = ["bp"]
