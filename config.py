@@ -54,6 +54,11 @@ class Config:
     PUBLIC_IMAGE_RATE_LIMITS = os.environ.get("PUBLIC_IMAGE_RATE_LIMITS", "60/minute;100/5 minutes")
     PUBLIC_IMAGE_RATE_LIMIT_EXEMPT = os.environ.get("PUBLIC_IMAGE_RATE_LIMIT_EXEMPT", "")
     TRUSTED_PROXY_HOPS = _env_int("TRUSTED_PROXY_HOPS", 0)
+    # The authenticated side, through the same Limiter and storage: per user on the games API
+    # (every call; calls carrying an image file), per client IP on POST /login.
+    API_RATE_LIMITS = os.environ.get("API_RATE_LIMITS", "300/minute")
+    UPLOAD_RATE_LIMITS = os.environ.get("UPLOAD_RATE_LIMITS", "30/hour")
+    LOGIN_RATE_LIMITS = os.environ.get("LOGIN_RATE_LIMITS", "10/minute")
     # Public image cache, per worker process. Bytes are kept by content hash (the bytes behind
     # a hash never change) within PUBLIC_IMAGE_CACHE_BYTES, least recently used evicted first;
     # an image larger than the budget is never cached. Metadata (hash, type, size) is kept by

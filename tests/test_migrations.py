@@ -5,8 +5,8 @@ import io
 import uuid
 
 import pytest
-from PIL import Image
 import sqlalchemy as sa
+from PIL import Image
 from sqlalchemy import create_engine, text
 
 from tests import pg

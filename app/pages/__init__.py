@@ -1,5 +1,6 @@
 """Server-rendered pages (``bp``): a signed session cookie and CSRF tokens on every form."""
 
+from app.pages import limits  # noqa: F401  (binds the login's rate limit when bp registers)
 from app.pages.auth import configure_sessions
 from app.pages.views import bp
 
