@@ -1,4 +1,4 @@
-"""Rate limits of the games API: per user, shared by every worker through Redis; 429 changes nothing."""
+"""Games API rate limits: per user, shared by every worker through Redis; 429 changes nothing."""
 
 import pytest
 
