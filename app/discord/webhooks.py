@@ -51,8 +51,11 @@ def announce_created(game: GameSession) -> GameSession:
     return game
 
 
-def announce_updated(game: GameSession) -> GameSession:
-    """Edit the game's message once the request commits (post it if it has none yet)."""
+def announce_updated(game: GameSession, previous_guild_id: uuid.UUID | None = None) -> GameSession:
+    """Edit the game's message once the request commits (post it if it has none yet).
+
+    ``previous_guild_id`` names the guild the game was moved from, if it moved.
+    """
     _announce(game, "edit")
     return game
 

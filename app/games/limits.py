@@ -14,7 +14,7 @@ from werkzeug.exceptions import HTTPException
 from app.extensions import client_address, limiter
 from app.games.auth import token_user_id
 from app.games.views import bp
-from app.services.games import SLOTS
+from app.models.game_session import IMAGE_SLOTS
 
 
 @bp.record_once
@@ -46,4 +46,4 @@ def carries_no_image() -> bool:
         files = request.files
     except HTTPException:  # over the size limits: the view answers 413, nothing to count
         return True
-    return not any(upload.filename for slot in SLOTS for upload in files.getlist(slot))
+    return not any(upload.filename for slot in IMAGE_SLOTS for upload in files.getlist(slot))

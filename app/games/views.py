@@ -6,15 +6,13 @@ from flask import url_for
 from werkzeug.datastructures import FileStorage
 
 from app.discord.embeds import game_message
-from app.discord.webhooks import announce_created, announce_deleted, announce_updated
 from app.games import schemas
 from app.games.auth import SECURITY, authenticate_request, current_user_id
 from app.games.body import BODY, BodyBlueprint, text_alternatives
-from app.games.presenters import image_urls, present_game, present_games
-from app.games.transactions import rollback_unfinished, run_in_transaction
-from app.services import games
-from app.services.errors import ServiceError
-from app.services.uploads import sanitise_upload
+from app.models.game_session import IMAGE_SLOTS
+from app.presenters import image_urls, present_game, present_games
+from app.services import games, operations
+from app.transactions import rollback_unfinished, run_in_transaction
 
 bp = BodyBlueprint(
     "games", __name__, url_prefix="/api/v1/games", description="Game sessions of your guilds."
@@ -30,18 +28,10 @@ CREATE_EXAMPLE = {
 }
 
 
-def sanitised_uploads(args: dict) -> dict:
-    """Read and sanitise every uploaded image before the database is touched."""
-    uploads = {}
-    for slot in games.SLOTS:
-        upload: FileStorage | None = args.pop(slot, None)
-        if upload is None:
-            continue
-        try:
-            uploads[slot] = sanitise_upload(upload.read())
-        except ServiceError as e:
-            raise type(e)(e.message, {slot: [e.message]}) from e
-    return uploads
+def uploaded_files(args: dict) -> dict[str, bytes]:
+    """The bytes of each uploaded image, by slot; the file fields leave ``args``."""
+    files: dict[str, FileStorage | None] = {slot: args.pop(slot, None) for slot in IMAGE_SLOTS}
+    return {slot: upload.read() for slot, upload in files.items() if upload is not None}
 
 
 def _created(game_json: dict):
@@ -55,13 +45,8 @@ def _created(game_json: dict):
 @bp.doc(security=SECURITY, **text_alternatives(schemas.GameFieldsSchema, CREATE_EXAMPLE))
 def create_game(args: dict):
     """Schedule a game in one of your guilds; you host it."""
-    uploads = sanitised_uploads(args)
-    user_id = current_user_id()
-    return _created(
-        run_in_transaction(
-            lambda: present_game(announce_created(games.create_game(user_id, args, uploads)))
-        )
-    )
+    files = uploaded_files(args)
+    return _created(operations.create_game(current_user_id(), args, files))
 
 
 @bp.route("", methods=["GET"])
@@ -96,14 +81,9 @@ def get_game(game_id: uuid.UUID):
 @bp.doc(security=SECURITY, **text_alternatives(schemas.GameUpdateFieldsSchema))
 def update_game(args: dict, game_id: uuid.UUID):
     """Change your game: any field, replace an image (upload) or remove one (flag)."""
-    removals = tuple(slot for slot in games.SLOTS if args.pop(f"remove_{slot}", False))
-    uploads = sanitised_uploads(args)
-    user_id = current_user_id()
-    return run_in_transaction(
-        lambda: present_game(
-            announce_updated(games.update_game(user_id, game_id, args, uploads, removals))
-        )
-    )
+    removals = tuple(slot for slot in IMAGE_SLOTS if args.pop(f"remove_{slot}", False))
+    files = uploaded_files(args)
+    return operations.update_game(current_user_id(), game_id, args, files, removals)
 
 
 @bp.route("/<uuid:game_id>", methods=["DELETE"])
@@ -111,8 +91,7 @@ def update_game(args: dict, game_id: uuid.UUID):
 @bp.doc(security=SECURITY)
 def delete_game(game_id: uuid.UUID):
     """Delete your game; its images are released."""
-    user_id = current_user_id()
-    run_in_transaction(lambda: announce_deleted(games.delete_game(user_id, game_id)))
+    operations.delete_game(current_user_id(), game_id)
 
 
 @bp.route("/<uuid:game_id>/clone", methods=["POST"])
@@ -121,13 +100,8 @@ def delete_game(game_id: uuid.UUID):
 @bp.doc(security=SECURITY, **text_alternatives(schemas.GameCloneSchema))
 def clone_game(args: dict, game_id: uuid.UUID):
     """Copy a game of your guilds, hosted by you; the copy shares its images."""
-    user_id = current_user_id()
-    scheduled_at = args.get("scheduled_at")
-    return _created(
-        run_in_transaction(
-            lambda: present_game(announce_created(games.clone_game(user_id, game_id, scheduled_at)))
-        )
-    )
+    clone = operations.clone_game(current_user_id(), game_id, args.get("scheduled_at"))
+    return _created(clone)
 
 
 @bp.route("/<uuid:game_id>/discord-message", methods=["GET"])

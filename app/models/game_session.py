@@ -19,6 +19,8 @@ class GameStatus(enum.StrEnum):
     CANCELLED = "CANCELLED"
 
 
+# A game's two image slots: the name the API, pages and announcements use -> its column.
+IMAGE_SLOTS = {"thumbnail": "thumbnail_id", "image": "banner_image_id"}
 STATUS_CHECK = "status IN ('SCHEDULED', 'IN_PROGRESS', 'COMPLETED', 'CANCELLED')"
 
 

@@ -9,11 +9,11 @@ from urllib.parse import quote, urlsplit
 from flask import current_app, g, redirect, request, session, url_for
 
 from app.extensions import db
-from app.games.transactions import run_in_transaction
 from app.guild_context import set_guild_context
 from app.models.guild import Guild
 from app.services.accounts import guild_ids_of, guilds_of
 from app.services.sessions import end_page_session, start_page_session, user_of_page_session
+from app.transactions import run_in_transaction
 
 # Not the old "token_hash": cookies from before server-side sessions open nothing.
 SESSION_KEY = "page_session"

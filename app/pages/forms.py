@@ -18,10 +18,12 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Optional
 
-from app.games.schemas import STATUSES
+from app.game_fields import STATUSES
+from app.models.game_session import IMAGE_SLOTS
 from app.services.errors import InvalidInput, ServiceError
+from app.services.images import EXTENSIONS
 
-IMAGE_TYPES = "image/png,image/jpeg,image/gif,image/webp"
+IMAGE_TYPES = ",".join(EXTENSIONS)
 TEXT_FIELDS = ("guild_id", "title", "description", "where", "signup_instructions")
 NUMBER_FIELDS = ("max_players", "expected_duration_minutes")
 INVALID = "Please correct the fields marked below"
@@ -97,9 +99,9 @@ def _flat(messages) -> dict[str, list[str]]:
     return {str(name): [str(m) for m in errors] for name, errors in messages.items()}
 
 
-def chosen_files(form: GameForm) -> dict:
-    """The file inputs that carry a file, by slot name."""
-    return {slot: form[slot].data for slot in ("thumbnail", "image") if form[slot].data}
+def chosen_files(form: GameForm) -> dict[str, bytes]:
+    """The bytes of each file input that carries a file, by slot name."""
+    return {slot: form[slot].data.read() for slot in IMAGE_SLOTS if form[slot].data}
 
 
 def show_error(form: FlaskForm, error: ServiceError) -> None:

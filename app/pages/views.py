@@ -6,16 +6,15 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from app.discord.webhooks import announce_created, announce_deleted, announce_updated
 from app.errors import MESSAGES, STATUS_BY_ERROR
-from app.games.presenters import present_game, present_games
-from app.games.schemas import GameFieldsSchema, GameUpdateFieldsSchema
-from app.games.transactions import rollback_unfinished, run_in_transaction
-from app.games.views import sanitised_uploads
+from app.game_fields import GameFieldsSchema, GameUpdateFieldsSchema
+from app.models.game_session import IMAGE_SLOTS
 from app.pages import forms
 from app.pages.auth import load_user, log_in, log_out, login_required, member_guilds, safe_next
-from app.services import games
+from app.presenters import present_game, present_games
+from app.services import games, operations
 from app.services.errors import Forbidden, ServiceError
+from app.transactions import rollback_unfinished, run_in_transaction
 
 bp = Blueprint(
     "pages",
@@ -82,10 +81,7 @@ def new_game():
         return _form_page(form, None)
     try:
         fields = forms.game_fields(form, GameFieldsSchema)
-        uploads = sanitised_uploads(forms.chosen_files(form))
-        created = run_in_transaction(
-            lambda: present_game(announce_created(games.create_game(g.user_id, fields, uploads)))
-        )
+        created = operations.create_game(g.user_id, fields, forms.chosen_files(form))
     except ServiceError as e:
         return _form_page(form, None, e)
     flash("Game scheduled.")
@@ -101,15 +97,11 @@ def edit_game(game_id: uuid.UUID):
     forms.offer_guilds(form, member_guilds(g.user_id))
     if not form.validate_on_submit():
         return _form_page(form, current)
-    removals = tuple(slot for slot in games.SLOTS if form[f"remove_{slot}"].data)
+    removals = tuple(slot for slot in IMAGE_SLOTS if form[f"remove_{slot}"].data)
     try:
         fields = forms.game_fields(form, GameUpdateFieldsSchema)
-        uploads = sanitised_uploads(forms.chosen_files(form))
-        run_in_transaction(
-            lambda: announce_updated(
-                games.update_game(g.user_id, game_id, fields, uploads, removals)
-            )
-        )
+        files = forms.chosen_files(form)
+        operations.update_game(g.user_id, game_id, fields, files, removals)
     except ServiceError as e:
         return _form_page(form, current, e)
     flash("Game saved.")
@@ -120,7 +112,7 @@ def edit_game(game_id: uuid.UUID):
 @login_required
 def delete_game(game_id: uuid.UUID):
     """Delete the host's game (CSRFProtect has checked the form's token)."""
-    run_in_transaction(lambda: announce_deleted(games.delete_game(g.user_id, game_id)))
+    operations.delete_game(g.user_id, game_id)
     flash("Game deleted.")
     return redirect(url_for(".games_page"), 303)
 

@@ -10,6 +10,7 @@ from werkzeug.http import http_date, is_resource_modified
 from werkzeug.wrappers import Response
 
 from app.extensions import cors
+from app.services import images
 from app.services.image_cache import ImageCache, ImageMetadata
 
 bp = Blueprint(
@@ -36,13 +37,8 @@ cors.init_app(
 )
 
 # A URL may end in the stored type's extension: Discord animates a GIF only behind ".gif".
-EXTENSIONS = {
-    "png": "image/png",
-    "jpg": "image/jpeg",
-    "jpeg": "image/jpeg",
-    "gif": "image/gif",
-    "webp": "image/webp",
-}
+EXTENSIONS = {extension: mime for mime, extension in images.EXTENSIONS.items()}
+EXTENSIONS["jpeg"] = "image/jpeg"
 REQUESTED_IMAGE = "gamenight.public_image"
 NOT_MODIFIED = "gamenight.public_image_not_modified"
 CACHE_CONTROL = "public, max-age=3600"

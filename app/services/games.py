@@ -13,14 +13,12 @@ from typing import Any, Protocol
 from sqlalchemy import ColumnElement, func, select
 
 from app.extensions import db
-from app.models.game_session import GameSession, GameStatus
+from app.models.game_session import IMAGE_SLOTS, GameSession, GameStatus
 from app.models.guild import Guild, GuildMember
 from app.models.user import User
 from app.services import images
 from app.services.errors import Forbidden, InvalidInput, NotFound
 
-# Slot name (as the API's upload fields say it) -> column of game_sessions.
-SLOTS = {"thumbnail": "thumbnail_id", "image": "banner_image_id"}
 EDITABLE = (
     "title",
     "description",
@@ -73,7 +71,8 @@ def _locked_game(user_id: uuid.UUID, game_id: uuid.UUID, *, share: bool = False)
     return game
 
 
-def _hosted_game(user_id: uuid.UUID, game_id: uuid.UUID) -> GameSession:
+def hosted_game(user_id: uuid.UUID, game_id: uuid.UUID) -> GameSession:
+    """The game, locked, if the user hosts it; Forbidden or NotFound otherwise."""
     game = _locked_game(user_id, game_id)
     if game.host_id != user_id:
         raise Forbidden("Only the host of this game may change or delete it")
@@ -160,7 +159,7 @@ def update_game(
     """Change the host's game: fields, new images for slots, removed slots."""
     uploads = uploads or {}
     _refuse_upload_and_removal(uploads, removals)
-    game = _hosted_game(user_id, game_id)
+    game = hosted_game(user_id, game_id)
     if fields.get("guild_id") is not None:
         game.guild = _member_guild(user_id, fields["guild_id"])
     _apply_fields(game, fields)
@@ -171,7 +170,7 @@ def update_game(
 
 def delete_game(user_id: uuid.UUID, game_id: uuid.UUID) -> GameSession:
     """Delete the host's game and release both of its images; return the deleted game."""
-    game = _hosted_game(user_id, game_id)
+    game = hosted_game(user_id, game_id)
     held = [game.thumbnail_id, game.banner_image_id]
     db.session.delete(game)
     db.session.flush()
@@ -210,7 +209,7 @@ def _refuse_upload_and_removal(uploads: Mapping[str, Upload], removals) -> None:
 def _change_images(game: GameSession, uploads: Mapping[str, Upload], removals) -> None:
     """New uploads are stored before old images are released, so the same bytes keep their id."""
     operations: list[tuple] = []
-    for slot, column in SLOTS.items():
+    for slot, column in IMAGE_SLOTS.items():
         if slot not in uploads and slot not in removals:
             continue
         if slot in uploads:
@@ -219,7 +218,7 @@ def _change_images(game: GameSession, uploads: Mapping[str, Upload], removals) -
             operations.append(("release", getattr(game, column)))
             setattr(game, column, None)
     for slot, image_id in _run_image_operations(operations).items():
-        setattr(game, SLOTS[slot], image_id)
+        setattr(game, IMAGE_SLOTS[slot], image_id)
 
 
 def _run_image_operations(operations: list[tuple]) -> dict[str, uuid.UUID]:

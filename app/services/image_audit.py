@@ -14,9 +14,9 @@ from sqlalchemy import delete as sql_delete
 from app.extensions import db
 from app.guild_context import set_maintenance_context
 from app.models.game_image import GameImage
-from app.models.game_session import GameSession
+from app.models.game_session import IMAGE_SLOTS, GameSession
 
-SLOTS = (GameSession.thumbnail_id, GameSession.banner_image_id)
+SLOTS = tuple(getattr(GameSession, column) for column in IMAGE_SLOTS.values())
 CAN_SEE_ALL_GAMES = text(
     "SELECT r.rolsuper OR r.rolbypassrls OR pg_has_role(current_user, c.relowner, 'USAGE') "
     "FROM pg_class c JOIN pg_roles r ON r.rolname = current_user "

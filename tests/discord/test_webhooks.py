@@ -211,7 +211,7 @@ def test_a_rolled_back_request_sends_nothing(api, database, discord, monkeypatch
         raise InvalidInput("refused after the game was announced")
 
     with monkeypatch.context() as patched:
-        patched.setattr("app.games.views.present_game", failing_presenter)
+        patched.setattr("app.services.operations.present_game", failing_presenter)
         assert api.create(title="Rolled back").status_code == 422
     assert database.scalar("SELECT count(*) FROM game_sessions") == 0
     game_id = created(api.create(title="Committed"))

@@ -8,11 +8,11 @@ import uuid
 import pytest
 
 from app.extensions import db
-from app.games.transactions import run_in_transaction
 from app.guild_context import set_guild_context
 from app.services import games
 from app.services.errors import Forbidden, InvalidInput, NotFound
 from app.services.uploads import SanitisedImage
+from app.transactions import run_in_transaction
 from tests.games.conftest import BLUE, GREEN, OTHER_GUILD, RED, game_row, image_counts
 
 WHEN = dt.datetime(2030, 5, 1, 19, tzinfo=dt.UTC)

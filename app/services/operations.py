@@ -1,0 +1,77 @@
+"""Every change of a game goes through here, whoever asks: the API, the pages or the CLI.
+
+One operation is one unit of work: the uploads are sanitised before the database is touched
+(no transaction is open while Pillow decodes), the games service changes the rows, the
+announcement to Discord is recorded in the same transaction, and one commit ends it. What
+an operation returns is what the caller presents. Callers parse their input and present the
+result; they never commit, announce or sanitise themselves.
+"""
+
+import datetime as dt
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from app.discord.webhooks import announce_created, announce_deleted, announce_updated
+from app.models.game_session import IMAGE_SLOTS
+from app.presenters import present_game
+from app.services import games
+from app.services.errors import ServiceError
+from app.services.uploads import SanitisedImage, sanitise_upload
+from app.transactions import run_in_transaction
+
+Fields = Mapping[str, Any]
+
+
+def create_game(user_id: uuid.UUID, fields: Fields, files: Mapping[str, bytes]) -> dict:
+    """Schedule a game hosted by the user, with its uploads; the new game as presented."""
+    uploads = sanitise_files(files)
+    return run_in_transaction(
+        lambda: present_game(announce_created(games.create_game(user_id, fields, uploads)))
+    )
+
+
+def update_game(
+    user_id: uuid.UUID,
+    game_id: uuid.UUID,
+    fields: Fields,
+    files: Mapping[str, bytes],
+    removals: tuple[str, ...] = (),
+) -> dict:
+    """Change the host's game: fields, replaced and removed images; the game as presented."""
+    uploads = sanitise_files(files)
+
+    def work() -> dict:
+        guild_before = games.hosted_game(user_id, game_id).guild_id
+        game = games.update_game(user_id, game_id, fields, uploads, removals)
+        moved_from = guild_before if game.guild_id != guild_before else None
+        return present_game(announce_updated(game, previous_guild_id=moved_from))
+
+    return run_in_transaction(work)
+
+
+def delete_game(user_id: uuid.UUID, game_id: uuid.UUID) -> None:
+    """Delete the host's game: its images are released and its message deleted."""
+    run_in_transaction(lambda: announce_deleted(games.delete_game(user_id, game_id)))
+
+
+def clone_game(
+    user_id: uuid.UUID, game_id: uuid.UUID, scheduled_at: dt.datetime | None = None
+) -> dict:
+    """Copy a visible game, hosted by the user, sharing its images; the copy as presented."""
+    return run_in_transaction(
+        lambda: present_game(announce_created(games.clone_game(user_id, game_id, scheduled_at)))
+    )
+
+
+def sanitise_files(files: Mapping[str, bytes]) -> dict[str, SanitisedImage]:
+    """Each slot's upload sanitised; a refusal names the slot it came in."""
+    uploads = {}
+    for slot in IMAGE_SLOTS:
+        if slot not in files:
+            continue
+        try:
+            uploads[slot] = sanitise_upload(files[slot])
+        except ServiceError as e:
+            raise type(e)(e.message, {slot: [e.message]}) from e
+    return uploads
