@@ -10,11 +10,13 @@ from flask.cli import AppGroup
 from flask_migrate.cli import db as db_group
 from sqlalchemy import text
 
+from app.discord import webhooks
 from app.extensions import db
-from app.services import accounts, image_audit
+from app.services import accounts, image_audit, operations
 from app.services.errors import ServiceError
 
 T = TypeVar("T")
+DELIVERY_WAIT = 60.0  # seconds the deleting commands wait for their Discord deletions
 
 users_cli = AppGroup("users", help="Users and their API tokens.")
 guilds_cli = AppGroup("guilds", help="Discord guilds.")
@@ -111,6 +113,46 @@ def remove_member_command(discord_guild_id: str, discord_user_id: str) -> None:
         click.echo(f"Removed Discord user {discord_user_id} from guild {discord_guild_id}")
     else:
         click.echo(f"Discord user {discord_user_id} was not a member of guild {discord_guild_id}")
+
+
+@guilds_cli.command("delete")
+@click.argument("discord_guild_id")
+def delete_guild_command(discord_guild_id: str) -> None:
+    """Delete the guild with all its games (images released, Discord messages deleted)."""
+    _enter_maintenance()
+    removal = _committed(lambda: operations.delete_guild(discord_guild_id))
+    _report_removal(removal)
+    click.echo(
+        f"Deleted guild {discord_guild_id}: {len(removal.games)} game(s), "
+        f"{removal.images_released} image reference(s) released, "
+        f"{removal.rows.memberships} membership(s)"
+    )
+
+
+@users_cli.command("delete")
+@click.argument("discord_user_id")
+def delete_user_command(discord_user_id: str) -> None:
+    """Delete the user with the games they host, their tokens, page sessions and memberships."""
+    _enter_maintenance()
+    removal = _committed(lambda: operations.delete_user(discord_user_id))
+    _report_removal(removal)
+    rows = removal.rows
+    click.echo(
+        f"Deleted user {discord_user_id}: {len(removal.games)} hosted game(s), "
+        f"{removal.images_released} image reference(s) released, {rows.tokens} token(s), "
+        f"{rows.page_sessions} page session(s), {rows.memberships} membership(s)"
+    )
+
+
+def _report_removal(removal: operations.Removal) -> None:
+    for game in removal.games:
+        click.echo(
+            f"deleted game {game.id} {game.title!r} "
+            f"(guild {game.discord_guild_id}, host {game.discord_host_id})"
+        )
+    # This process's webhook thread is a daemon: let it send the deletions before exiting.
+    if removal.games and not webhooks.worker.wait_idle(timeout=DELIVERY_WAIT):
+        click.echo("warning: some Discord messages were not deleted yet", err=True)
 
 
 @guilds_cli.command("set-webhook")

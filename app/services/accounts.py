@@ -3,6 +3,7 @@
 import datetime as dt
 import hashlib
 import secrets
+from dataclasses import dataclass
 
 from sqlalchemy import delete, select
 
@@ -172,3 +173,37 @@ def remove_member(discord_guild_id: str, discord_user_id: str) -> bool:
         delete(GuildMember).where(GuildMember.guild_id == guild.id, GuildMember.user_id == user.id)
     )
     return result.rowcount > 0
+
+
+@dataclass(frozen=True)
+class AccountRows:
+    """What went with a guild or a user, besides their games."""
+
+    memberships: int
+    tokens: int = 0
+    page_sessions: int = 0
+
+
+def delete_guild(guild: Guild) -> AccountRows:
+    """Delete a guild whose games are gone, with its memberships."""
+    memberships = _deleted(delete(GuildMember).where(GuildMember.guild_id == guild.id))
+    db.session.delete(guild)
+    db.session.flush()
+    return AccountRows(memberships)
+
+
+def delete_user(user: User) -> AccountRows:
+    """Delete a user whose hosted games are gone, with tokens, page sessions and memberships."""
+    tokens = select(ApiToken.id).where(ApiToken.user_id == user.id).scalar_subquery()
+    rows = AccountRows(
+        page_sessions=_deleted(delete(PageSession).where(PageSession.token_id.in_(tokens))),
+        tokens=_deleted(delete(ApiToken).where(ApiToken.user_id == user.id)),
+        memberships=_deleted(delete(GuildMember).where(GuildMember.user_id == user.id)),
+    )
+    db.session.delete(user)
+    db.session.flush()
+    return rows
+
+
+def _deleted(statement) -> int:
+    return db.session.execute(statement.execution_options(synchronize_session=False)).rowcount
