@@ -81,6 +81,8 @@ class Config:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     # A page session (a row of page_sessions, and its cookie) ends after this many hours.
+    # HSTS on page answers; ProductionConfig sets it.
+    STRICT_TRANSPORT_SECURITY: str | None = None
     SESSION_LIFETIME_HOURS = float(os.environ.get("SESSION_LIFETIME_HOURS", 12))
 
     # flask-smorest / OpenAPI
@@ -111,6 +113,8 @@ class ProductionConfig(Config):
     """Production: refuses to start without an explicit secret and database."""
 
     SESSION_COOKIE_SECURE = True  # the session cookie travels over HTTPS only
+    # Pages only (app/pages/headers.py): browsers come back over HTTPS for two years.
+    STRICT_TRANSPORT_SECURITY = "max-age=63072000; includeSubDomains"
 
     @classmethod
     def validate(cls) -> None:
