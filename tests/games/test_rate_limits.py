@@ -91,3 +91,27 @@ def test_every_worker_counts_in_the_same_storage(app_config, host_token, databas
     headers = {"Authorization": f"Bearer {host_token}"}
     statuses = [workers[n % 2].get("/api/v1/games", headers=headers).status_code for n in range(5)]
     assert statuses == [200, 200, 200, 200, 429]
+
+
+def test_a_request_looks_its_token_up_once_for_the_limiter_and_the_authentication(
+    app, api, database
+):
+    from sqlalchemy import event
+
+    from app.extensions import db
+
+    lookups = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        if "FROM api_tokens" in statement:
+            lookups.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert api.get("").status_code == 200
+        assert api.create().status_code == 201
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert len(lookups) == 2
