@@ -10,6 +10,7 @@ from werkzeug.exceptions import Unauthorized
 from app.extensions import db
 from app.guild_context import set_guild_context
 from app.models.user import User
+from app.request_memo import once_per_request
 from app.services.accounts import authenticate_token, guild_ids_of
 
 SECURITY_SCHEME = {"type": "http", "scheme": "bearer", "description": "An API token"}
@@ -60,12 +61,7 @@ def _bearer_token() -> str | None:
 
 def _user_of(token: str) -> User | None:
     """The live token's user, looked up once per request (and per token)."""
-    cached = g.get(AUTHENTICATED_KEY)
-    if cached is not None and cached[0] == token:
-        return cached[1]
-    user = authenticate_token(token)
-    setattr(g, AUTHENTICATED_KEY, (token, user))
-    return user
+    return once_per_request(AUTHENTICATED_KEY, token, authenticate_token)
 
 
 def current_user_id() -> uuid.UUID:

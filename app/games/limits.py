@@ -1,20 +1,18 @@
 """Rate limits of the games API, per user, shared by every worker through the limiter's storage.
 
 ``API_RATE_LIMITS`` counts every call, ``UPLOAD_RATE_LIMITS`` the calls that carry an image
-file; each is one counter per user across all games endpoints (a shared limit). Flask-Limiter
+file; each is one counter per user across all games endpoints (a shared limit), the upload
+count shared with the pages' forms (app/upload_limit.py). Flask-Limiter
 checks in the app's before_request, ahead of the blueprint's authentication: the key function
 looks the token up itself (kept for the authentication) and, for a request without a live
 token, counts against the client's IP. A refused request is answered 429 before any upload
 is sanitised or any row written.
 """
 
-from flask import request
-from werkzeug.exceptions import HTTPException
-
-from app.extensions import client_address, limiter
+from app.extensions import limiter
 from app.games.auth import token_user_id
 from app.games.views import bp
-from app.models.game_session import IMAGE_SLOTS
+from app.upload_limit import UPLOAD_SCOPE, carries_no_image, user_key
 
 
 @bp.record_once
@@ -25,7 +23,7 @@ def _bind_limits(state) -> None:
     )(bp)
     app_limiter.shared_limit(
         config["UPLOAD_RATE_LIMITS"],
-        "games-uploads",
+        UPLOAD_SCOPE,
         key_func=api_client_key,
         exempt_when=carries_no_image,
         override_defaults=False,
@@ -34,16 +32,4 @@ def _bind_limits(state) -> None:
 
 def api_client_key() -> str:
     """Whose budget the request spends: its token's user, else its client IP."""
-    user_id = token_user_id()
-    return f"user:{user_id}" if user_id is not None else f"ip:{client_address()}"
-
-
-def carries_no_image() -> bool:
-    """True unless an image slot holds a chosen file (an empty file input is no file)."""
-    if request.mimetype != "multipart/form-data":
-        return True  # JSON and urlencoded bodies cannot carry files
-    try:
-        files = request.files
-    except HTTPException:  # over the size limits: the view answers 413, nothing to count
-        return True
-    return not any(upload.filename for slot in IMAGE_SLOTS for upload in files.getlist(slot))
+    return user_key(token_user_id())

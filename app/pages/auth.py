@@ -7,16 +7,20 @@ import uuid
 from urllib.parse import quote, urlsplit
 
 from flask import current_app, g, redirect, request, session, url_for
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
 from app.guild_context import set_guild_context
 from app.models.guild import Guild
+from app.models.user import User
+from app.request_memo import once_per_request
 from app.services.accounts import guild_ids_of, guilds_of
 from app.services.sessions import end_page_session, start_page_session, user_of_page_session
 from app.transactions import run_in_transaction
 
 # Not the old "token_hash": cookies from before server-side sessions open nothing.
 SESSION_KEY = "page_session"
+SESSION_USER_KEY = "page_session_user"
 MAX_NEXT_LENGTH = 2048
 BROWSER_DROPPED = re.compile("[\t\n\r]")
 C0_AND_SPACE = "".join(chr(code) for code in range(0x21))
@@ -46,16 +50,35 @@ def log_out() -> None:
 def load_user() -> None:
     """Before every page: the session's user (while the session lives) and guild context."""
     g.user_id = g.discord_user_id = None
-    secret = session.get(SESSION_KEY)
-    if secret is None:
+    if session.get(SESSION_KEY) is None:
         return
-    user = user_of_page_session(secret)
+    user = _session_user()
     if user is None:  # logged out, expired or its token revoked: the cookie opens nothing
         session.clear()
         return
     g.user_id, g.discord_user_id = user.id, user.discord_user_id
     # Without this, row-level security shows a PostgreSQL app-role session no games at all.
     set_guild_context(db.session, guild_ids_of(user))
+
+
+def session_user_id() -> uuid.UUID | None:
+    """The live session's user id, or None; never raises (the rate limiter asks first).
+
+    The lookup is kept for ``load_user``, so a page request looks its session up once.
+    """
+    try:
+        user = _session_user()
+    except SQLAlchemyError:  # load_user meets it again and answers 503
+        db.session.rollback()
+        return None
+    return None if user is None else user.id
+
+
+def _session_user() -> User | None:
+    secret = session.get(SESSION_KEY)
+    if secret is None:
+        return None
+    return once_per_request(SESSION_USER_KEY, secret, user_of_page_session)
 
 
 def configure_sessions(state) -> None:
