@@ -68,14 +68,28 @@ class Config:
     PUBLIC_IMAGE_METADATA_TTL = float(os.environ.get("PUBLIC_IMAGE_METADATA_TTL", 5))
     PUBLIC_IMAGE_METADATA_ENTRIES = _env_int("PUBLIC_IMAGE_METADATA_ENTRIES", 10_000)
 
-    # Discord webhooks (app/discord/webhooks.py): sent after the commit by a background thread
-    # per process; each call may take DISCORD_WEBHOOK_TIMEOUT seconds and is tried
-    # DISCORD_WEBHOOK_ATTEMPTS times, pausing DISCORD_WEBHOOK_BACKOFF seconds, doubled each time
-    # (or as long as a 429 asks). DISCORD_WEBHOOKS_ENABLED=false sends nothing.
+    # Discord announcements (app/discord/): written to the discord_deliveries outbox in the
+    # transaction of the change, delivered after the commit by a thread in every gunicorn worker
+    # (DISCORD_DELIVERY_IN_WEB) and by `flask discord deliver`. DISCORD_WEBHOOKS_ENABLED=false
+    # queues nothing. One webhook call may take DISCORD_WEBHOOK_TIMEOUT seconds; a failed one is
+    # tried again after DISCORD_WEBHOOK_BACKOFF seconds, doubled each time up to
+    # DISCORD_DELIVERY_MAX_BACKOFF, with jitter, until DISCORD_DELIVERY_MAX_AGE seconds after it
+    # was queued (then it is dead). A claimed job is leased for DISCORD_DELIVERY_LEASE seconds;
+    # a worker looks for due work every DISCORD_DELIVERY_POLL_INTERVAL seconds (at once after a
+    # commit in its own process) and logs the backlog every DISCORD_DELIVERY_BACKLOG_LOG_INTERVAL.
     DISCORD_WEBHOOKS_ENABLED = _env_bool("DISCORD_WEBHOOKS_ENABLED", True)
     DISCORD_WEBHOOK_TIMEOUT = float(os.environ.get("DISCORD_WEBHOOK_TIMEOUT", 5))
-    DISCORD_WEBHOOK_ATTEMPTS = _env_int("DISCORD_WEBHOOK_ATTEMPTS", 4)
     DISCORD_WEBHOOK_BACKOFF = float(os.environ.get("DISCORD_WEBHOOK_BACKOFF", 1))
+    DISCORD_DELIVERY_IN_WEB = _env_bool("DISCORD_DELIVERY_IN_WEB", True)
+    DISCORD_DELIVERY_MAX_AGE = float(os.environ.get("DISCORD_DELIVERY_MAX_AGE", 86400))
+    DISCORD_DELIVERY_MAX_BACKOFF = float(os.environ.get("DISCORD_DELIVERY_MAX_BACKOFF", 600))
+    DISCORD_DELIVERY_LEASE = float(os.environ.get("DISCORD_DELIVERY_LEASE", 60))
+    DISCORD_DELIVERY_POLL_INTERVAL = float(os.environ.get("DISCORD_DELIVERY_POLL_INTERVAL", 2))
+    DISCORD_DELIVERY_BACKLOG_LOG_INTERVAL = float(
+        os.environ.get("DISCORD_DELIVERY_BACKLOG_LOG_INTERVAL", 60)
+    )
+    # How long a stopping gunicorn worker waits for the delivery in flight (worker_exit).
+    DISCORD_DELIVERY_STOP_TIMEOUT = float(os.environ.get("DISCORD_DELIVERY_STOP_TIMEOUT", 5))
 
     # The pages' signed session cookie: out of reach of scripts, not sent on cross-site posts.
     SESSION_COOKIE_HTTPONLY = True

@@ -19,3 +19,20 @@ accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
+
+
+def post_worker_init(worker):
+    """Each worker (after the fork) runs its own Discord delivery thread."""
+    from flask import Flask
+
+    from app.discord.worker import start_in_web
+
+    if isinstance(worker.wsgi, Flask):  # not gunicorn's error app, when loading failed
+        start_in_web(worker.wsgi)
+
+
+def worker_exit(server, worker):
+    """Stop the delivery thread within its deadline; the lease covers what it leaves."""
+    from app.discord.worker import stop_in_web
+
+    stop_in_web()

@@ -73,7 +73,7 @@ def register_extensions(app: Flask) -> None:
 
     from app import guild_context  # noqa: F401  (registers the RLS transaction hook)
     from app.extensions import api, csrf, db, limiter, migrate
-    from app.models import game_image, game_session, guild, user  # noqa: F401
+    from app.models import discord_delivery, game_image, game_session, guild, user  # noqa: F401
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).parent.parent / "migrations"))

@@ -1,4 +1,5 @@
-"""Operator CLI: ``users create-token``, ``db grant``, ``guilds set-webhook``, ``images ...``."""
+"""Operator CLI: ``users create-token``, ``db grant``, ``guilds set-webhook``, ``images ...``;
+``discord ...`` lives in app/discord/cli.py."""
 
 import re
 from collections.abc import Callable
@@ -10,27 +11,31 @@ from flask.cli import AppGroup
 from flask_migrate.cli import db as db_group
 from sqlalchemy import text
 
-from app.discord import webhooks
+from app.discord.cli import discord_cli
 from app.extensions import db
 from app.services import accounts, image_audit, operations
 from app.services.errors import ServiceError
 
 T = TypeVar("T")
-DELIVERY_WAIT = 60.0  # seconds the deleting commands wait for their Discord deletions
 
 users_cli = AppGroup("users", help="Users and their API tokens.")
 guilds_cli = AppGroup("guilds", help="Discord guilds.")
 images_cli = AppGroup("images", help="Stored images and their reference counts.")
 
 APP_ROLE_GRANTS = {
-    "guilds": "SELECT",
+    # The delivery worker marks a webhook Discord says is gone.
+    "guilds": "SELECT, UPDATE (webhook_disabled_at, updated_at)",
     "users": "SELECT",
     "guild_members": "SELECT",
     "api_tokens": "SELECT, UPDATE (last_used_at)",
     "page_sessions": "SELECT, INSERT, DELETE",
     "game_sessions": "SELECT, INSERT, UPDATE, DELETE",
     "game_images": "SELECT, INSERT, UPDATE, DELETE",
+    # The outbox: requests queue jobs, delivery workers claim, update and remove them.
+    "discord_deliveries": "SELECT, INSERT, UPDATE, DELETE",
 }
+# Sequences behind the tables' identity columns that the app role inserts into.
+APP_ROLE_SEQUENCES = ["discord_deliveries_id_seq"]
 PUBLIC_ROLE_GRANTS = {"game_images": "SELECT"}
 
 
@@ -150,9 +155,11 @@ def _report_removal(removal: operations.Removal) -> None:
             f"deleted game {game.id} {game.title!r} "
             f"(guild {game.discord_guild_id}, host {game.discord_host_id})"
         )
-    # This process's webhook thread is a daemon: let it send the deletions before exiting.
-    if removal.games and not webhooks.worker.wait_idle(timeout=DELIVERY_WAIT):
-        click.echo("warning: some Discord messages were not deleted yet", err=True)
+    if removal.messages_queued:
+        click.echo(
+            f"{removal.messages_queued} Discord message deletion(s) queued "
+            "(delivered by the web workers or `flask discord deliver`)"
+        )
 
 
 @guilds_cli.command("set-webhook")
@@ -175,6 +182,13 @@ def _grant_statements(role: str, grants: dict[str, str], quote) -> list[str]:
         f"GRANT USAGE ON SCHEMA public TO {role_q}",
     ]
     statements += [f"GRANT {privs} ON {table} TO {role_q}" for table, privs in grants.items()]
+    return statements
+
+
+def _sequence_statements(role: str, sequences: list[str], quote) -> list[str]:
+    role_q = quote(role)
+    statements = [f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM {role_q}"]
+    statements += [f"GRANT USAGE ON SEQUENCE {name} TO {role_q}" for name in sequences]
     return statements
 
 
@@ -204,9 +218,13 @@ def grant_command(app_role: str, public_role: str) -> None:
     quote = db.engine.dialect.identifier_preparer.quote
     for role in (app_role, public_role):
         _refuse_privileged(role)
-    for statement in _grant_statements(app_role, APP_ROLE_GRANTS, quote):
-        db.session.execute(text(statement))
-    for statement in _grant_statements(public_role, PUBLIC_ROLE_GRANTS, quote):
+    statements = [
+        *_grant_statements(app_role, APP_ROLE_GRANTS, quote),
+        *_sequence_statements(app_role, APP_ROLE_SEQUENCES, quote),
+        *_grant_statements(public_role, PUBLIC_ROLE_GRANTS, quote),
+        *_sequence_statements(public_role, [], quote),
+    ]
+    for statement in statements:
         db.session.execute(text(statement))
     db.session.commit()
     click.echo(f"Granted: {app_role} (games API), {public_role} (SELECT on game_images only)")
@@ -289,3 +307,4 @@ def register(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(guilds_cli)
     app.cli.add_command(images_cli)
+    app.cli.add_command(discord_cli)

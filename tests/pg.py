@@ -11,6 +11,7 @@ from sqlalchemy.engine import make_url
 
 TABLES = [
     "page_sessions",
+    "discord_deliveries",
     "game_sessions",
     "game_images",
     "api_tokens",

@@ -265,3 +265,32 @@ def test_downgrade_from_0005_gives_back_the_cascade(empty_database):
             connection.execute(text("SELECT set_config('app.maintenance', 'on', true)"))
         connection.execute(text("DELETE FROM users"))
         assert connection.execute(text("SELECT count(*) FROM game_sessions")).scalar() == 0
+
+
+def test_outbox_revision_round_trip_keeps_guilds_and_says_what_it_drops(empty_database):
+    url, engine = empty_database
+    flask_cli(url, "db", "upgrade", "0001_initial_schema")
+    games = _seed_embedded_games(engine)
+    _run(engine, "UPDATE guilds SET webhook_url = 'https://discord.test/api/webhooks/1/t'")
+    flask_cli(url, "db", "upgrade")  # 0002, then 0003 over a guild that has a webhook
+    assert _run(engine, "SELECT webhook_url, webhook_disabled_at FROM guilds") == [
+        ("https://discord.test/api/webhooks/1/t", None)
+    ]
+    _run(
+        engine,
+        "INSERT INTO discord_deliveries (game_id, guild_id, action, state, attempts, queued_at, "
+        "due_at) SELECT id, guild_id, 'sync', 'pending', 0, created_at, created_at "
+        "FROM game_sessions",
+    )
+    _run(engine, "UPDATE guilds SET webhook_disabled_at = created_at")
+
+    result = flask_cli(url, "db", "downgrade", "0002_images_table")
+    assert f"dropping discord_deliveries: {len(games)} announcement(s) not delivered" in (
+        result.stdout + result.stderr
+    )
+    assert _run(engine, "SELECT webhook_url FROM guilds") == [
+        ("https://discord.test/api/webhooks/1/t",)
+    ]
+    assert len(_run(engine, "SELECT id FROM game_sessions")) == len(games)
+    flask_cli(url, "db", "upgrade")
+    assert _run(engine, "SELECT count(*) FROM discord_deliveries") == [(0,)]

@@ -8,7 +8,14 @@ import pytest
 
 from tests.cli import flask_cli
 
-PRIVATE_TABLES = ["game_sessions", "guilds", "users", "api_tokens", "guild_members"]
+PRIVATE_TABLES = [
+    "game_sessions",
+    "guilds",
+    "users",
+    "api_tokens",
+    "guild_members",
+    "discord_deliveries",
+]
 
 
 @pytest.fixture
@@ -157,3 +164,42 @@ def test_image_bytes_are_stored_uncompressed_out_of_line(database):
         "AND attrelid = 'game_images'::regclass"
     )
     assert storage == "e"
+
+
+def test_app_role_queues_claims_and_removes_outbox_jobs_but_renames_no_guild(
+    database, two_guild_games
+):
+    game = database.scalar("SELECT id FROM game_sessions LIMIT 1")
+    with _connect(database, database.pg.app_role) as connection:
+        with connection.transaction():
+            job = connection.execute(
+                "INSERT INTO discord_deliveries (game_id, guild_id, action, state, attempts, "
+                "queued_at, due_at) VALUES (%s, %s, 'sync', 'pending', 0, now(), now()) "
+                "RETURNING id",
+                (game, two_guild_games["A"]),
+            ).fetchone()[0]
+            connection.execute(
+                "SELECT id FROM discord_deliveries FOR UPDATE SKIP LOCKED"
+            ).fetchall()
+            connection.execute(
+                "UPDATE discord_deliveries SET lease_until = now() WHERE id = %s", (job,)
+            )
+            connection.execute(
+                "UPDATE guilds SET webhook_disabled_at = now() WHERE id = %s",
+                (two_guild_games["A"],),
+            )
+            connection.execute("DELETE FROM discord_deliveries WHERE id = %s", (job,))
+        with pytest.raises(psycopg.errors.InsufficientPrivilege), connection.transaction():
+            connection.execute("UPDATE guilds SET name = 'renamed'")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege), connection.transaction():
+            connection.execute("UPDATE guilds SET webhook_url = 'https://elsewhere.test/x'")
+    assert database.scalar("SELECT count(*) FROM guilds WHERE webhook_disabled_at IS NOT NULL") == 1
+
+
+def test_public_role_has_no_grant_on_the_outbox_or_its_sequence(database):
+    rows = database.rows(
+        "SELECT has_table_privilege(:role, 'discord_deliveries', 'SELECT, INSERT, UPDATE, DELETE'),"
+        " has_sequence_privilege(:role, 'discord_deliveries_id_seq', 'USAGE, SELECT, UPDATE')",
+        role=database.pg.public_role,
+    )
+    assert tuple(rows[0]) == (False, False)

@@ -1,1 +1,2 @@
-"""Discord: the message and embed of a game (embeds.py), and their webhook delivery."""
+"""Discord: the message of a game (embeds.py), queued with each change (webhooks.py, outbox.py)
+and delivered through its guild's webhook (worker.py, delivery.py, client.py, cli.py)."""

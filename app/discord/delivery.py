@@ -1,160 +1,222 @@
-"""Webhook HTTP calls with retries, run by one background thread per process.
+"""Deliver one claimed job: read what to send, call Discord outside any transaction, record it.
 
-The request that caused a delivery has already been answered: nothing here may block it.
-Jobs run one at a time, in the order they were queued, so a message is posted before it
-is edited or deleted. Webhook URLs carry a secret token: they are never logged.
+Each database step is a short transaction of its own; no connection is held while Discord is
+called. The game's row is read under its guild's RLS context, as the app role, and the message
+is built from it then: however many edits were queued, one call shows the latest state.
 """
 
 import dataclasses
+import datetime as dt
 import logging
-import os
-import queue
 import random
-import threading
-import time
-from collections.abc import Callable
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import requests
+from sqlalchemy import select, update
+
+from app.discord import outbox
+from app.discord.client import Answer, Outcome, RateLimits, WebhookClient, is_http_url
+from app.discord.outbox import Claim
+from app.discord.webhooks import message_of
+from app.extensions import db
+from app.guild_context import set_guild_context
+from app.models.base import utcnow
+from app.models.discord_delivery import DeliveryAction
+from app.models.game_session import GameSession
+from app.models.guild import Guild
 
 log = logging.getLogger(__name__)
-QUEUE_SIZE = 1000
-MAX_WAIT = 30.0  # seconds; longest pause between two attempts, whatever Discord asks
-RETRYABLE_STATUSES = {408, 429, 500, 502, 503, 504}
-USER_AGENT = "Gamenight-webhooks/1.0 (+https://github.com/gamenight)"
+GAMES = GameSession.__table__
 
 
 @dataclasses.dataclass(frozen=True)
-class RetryPolicy:
-    """How long one attempt may take, how many attempts, and the first pause between them."""
+class Policy:
+    """Backoff and lifetime of jobs (seconds), from the app's configuration."""
 
-    timeout: float
-    attempts: int
     backoff: float
+    max_backoff: float
+    max_age: float
 
-    def pause(self, attempt: int) -> float:
-        """Exponential backoff with jitter after the given failed attempt (1-based)."""
-        return min(self.backoff * 2 ** (attempt - 1) * random.uniform(1.0, 1.25), MAX_WAIT)
+    @classmethod
+    def from_config(cls, config) -> "Policy":
+        return cls(
+            config["DISCORD_WEBHOOK_BACKOFF"],
+            config["DISCORD_DELIVERY_MAX_BACKOFF"],
+            config["DISCORD_DELIVERY_MAX_AGE"],
+        )
 
-
-def webhook_url(url: str, *path: str, **params: str) -> str:
-    """The webhook URL with path segments and query parameters added (``thread_id`` is kept)."""
-    parts = urlsplit(url)
-    query = urlencode([*parse_qsl(parts.query), *params.items()])
-    new_path = "/".join([parts.path.rstrip("/"), *path])
-    return urlunsplit((parts.scheme, parts.netloc, new_path, query, ""))
-
-
-def is_http_url(url: str) -> bool:
-    """Whether the URL is http(s) with a host: nothing else is ever requested."""
-    parts = urlsplit(url)
-    return parts.scheme in ("http", "https") and bool(parts.netloc)
+    def pause(self, attempts: int) -> float:
+        """Exponential backoff with jitter after the given number of failed attempts."""
+        base = min(self.backoff * 2 ** max(attempts - 1, 0), self.max_backoff)
+        return base * random.uniform(0.75, 1.25)
 
 
-class WebhookClient:
-    """Sends one webhook call, retrying connection failures, timeouts, 5xx and 429."""
+@dataclasses.dataclass(frozen=True)
+class SyncTarget:
+    """What a sync sends: the webhook, the message to edit (if any), the payload."""
 
-    def __init__(self) -> None:
-        self.session = requests.Session()
-        self.session.headers["User-Agent"] = USER_AGENT
+    url: str
+    message_id: str | None
+    payload: dict
+    covers_up_to: int
 
-    def send(
-        self, method: str, url: str, body: dict | None, policy: RetryPolicy, what: str
-    ) -> requests.Response | None:
-        """The final response (a success, or a 4xx not worth retrying); None if all failed."""
-        outcome = "not tried"
-        for attempt in range(1, policy.attempts + 1):
-            response, outcome, pause = self._attempt(method, url, body, policy, attempt)
-            if pause is None:
-                if not succeeded(method, response):
-                    log.error("%s refused by Discord (%s); not retried", what, outcome)
-                return response
-            if attempt < policy.attempts:
-                log.warning(
-                    "%s failed (%s), attempt %d of %d; retrying in %.2f s",
-                    *(what, outcome, attempt, policy.attempts, pause),
-                )
-                time.sleep(pause)
-        log.error("%s failed after %d attempts (%s); giving up", what, policy.attempts, outcome)
-        return None
 
-    def _attempt(self, method, url, body, policy: RetryPolicy, attempt: int):
-        """(response, what happened, pause before a retry, or None when this answer is final)."""
+@dataclasses.dataclass
+class Deliverer:
+    """Delivers claims through one HTTP client and the process's rate-limit pauses."""
+
+    client: WebhookClient
+    limits: RateLimits
+    policy: Policy
+
+    def deliver(self, claim: Claim) -> None:
+        """Deliver the claim and record its outcome (never raises for Discord's answers)."""
+        if claim.action == DeliveryAction.DELETE.value:
+            self._delete(claim)
+        else:
+            self._sync(claim)
+
+    def _sync(self, claim: Claim) -> None:
+        target = read_sync_target(claim)
+        if target is None:
+            _commit(outbox.finish, claim)  # game gone or moved, or no webhook: nothing to show
+            return
+        if self._paused(claim, target.url):
+            return
+        if target.message_id is None:
+            answer = self.client.post(target.url, target.payload)
+            replacing = None
+        else:
+            answer = self.client.edit(target.url, target.message_id, target.payload)
+            replacing = target.message_id
+            if answer.outcome is Outcome.UNKNOWN_MESSAGE:
+                # Deleted in Discord by hand: post the game afresh.
+                answer = self.client.post(target.url, target.payload)
+        self.limits.record(target.url, answer)
+        if answer.outcome is Outcome.OK:
+            self._synced(claim, target, answer, replacing)
+        else:
+            self._failed(claim, target.url, answer)
+
+    def _synced(self, claim: Claim, target: SyncTarget, answer: Answer, replacing) -> None:
+        posted = answer.message_id if answer.message_id != target.message_id else None
         try:
-            response = self.session.request(method, url, json=body, timeout=policy.timeout)
-        except requests.RequestException as e:
-            return None, type(e).__name__, policy.pause(attempt)
-        status = response.status_code
-        if succeeded(method, response) or status not in RETRYABLE_STATUSES:
-            return response, f"HTTP {status}", None
-        asked = retry_after(response) if status == 429 else None
-        pause = min(asked, MAX_WAIT) if asked is not None else policy.pause(attempt)
-        return None, f"HTTP {status}", pause
+            if posted is not None and not store_message_id(claim, posted, replacing):
+                # The game was deleted or moved meanwhile: leave no stray message behind.
+                outbox.enqueue_delete(claim.game_id, claim.guild_id, posted, target.url)
+            outbox.finish(claim, up_to=target.covers_up_to)
+            db.session.commit()
+        except Exception:
+            db.session.rollback()
+            raise
 
+    def _delete(self, claim: Claim) -> None:
+        url = claim.webhook_url or _webhook_of(claim.guild_id)
+        if not claim.message_id or url is None or not is_http_url(url) or _disabled(claim, url):
+            _commit(outbox.finish, claim)
+            return
+        if self._paused(claim, url):
+            return
+        answer = self.client.delete(url, claim.message_id)
+        self.limits.record(url, answer)
+        if answer.outcome in (Outcome.OK, Outcome.UNKNOWN_MESSAGE):
+            _commit(outbox.finish, claim)  # 10008 on a delete: it is gone already
+        else:
+            self._failed(claim, url, answer)
 
-def succeeded(method: str, response: requests.Response) -> bool:
-    """A 2xx; for a DELETE a 404 too (the message is already gone)."""
-    return response.ok or (method == "DELETE" and response.status_code == 404)
-
-
-def retry_after(response: requests.Response) -> float | None:
-    """Seconds Discord asks us to wait: ``retry_after`` in the JSON body, else the header."""
-    try:
-        value = response.json().get("retry_after")
-    except (ValueError, AttributeError):
-        value = None
-    value = value if value is not None else response.headers.get("Retry-After")
-    try:
-        return max(float(value), 0.0) if value is not None else None
-    except ValueError:
-        return None
-
-
-class DeliveryWorker:
-    """A queue and one daemon thread per process running ``deliver`` on each job, in order."""
-
-    def __init__(self, deliver: Callable[[object, WebhookClient], None]) -> None:
-        self._deliver = deliver
-        self._lock = threading.Lock()
-        self._pid: int | None = None
-        self._queue: queue.Queue = queue.Queue(QUEUE_SIZE)
-
-    def submit(self, job: object) -> bool:
-        """Queue the job without waiting; False (and an error logged) when the queue is full."""
-        self._ensure_running()
-        try:
-            self._queue.put_nowait(job)
-            return True
-        except queue.Full:
-            log.error("webhook queue full (%d jobs): a Discord update is dropped", QUEUE_SIZE)
+    def _paused(self, claim: Claim, url: str) -> bool:
+        wait = self.limits.wait_for(url)
+        if wait <= 0:
             return False
+        _commit(outbox.release, claim, utcnow() + dt.timedelta(seconds=wait), None, False)
+        return True
 
-    def wait_idle(self, timeout: float) -> bool:
-        """Wait until every queued job has run; False if some still run after ``timeout``."""
-        deadline = time.monotonic() + timeout
-        while self._queue.unfinished_tasks and time.monotonic() < deadline:
-            time.sleep(0.01)
-        return not self._queue.unfinished_tasks
+    def _failed(self, claim: Claim, url: str, answer: Answer) -> None:
+        what = f"webhook {claim.action} of game {claim.game_id} (guild {claim.guild_id})"
+        now = utcnow()
+        if answer.outcome is Outcome.WEBHOOK_GONE:
+            log.error("%s: %s, the webhook is gone; disabling it", what, answer.detail)
+            _commit(_disable_and_bury, claim, url, f"{answer.detail}: webhook disabled")
+        elif answer.outcome in (Outcome.REFUSED, Outcome.UNKNOWN_MESSAGE):
+            log.error("%s refused by Discord (%s); the job is dead", what, answer.detail)
+            _commit(outbox.bury, claim, answer.detail)
+        elif now - _aware(claim.queued_at) >= dt.timedelta(seconds=self.policy.max_age):
+            log.error("%s failed (%s) past DISCORD_DELIVERY_MAX_AGE; dead", what, answer.detail)
+            _commit(outbox.bury, claim, f"{answer.detail}; too old to retry")
+        else:
+            asked = answer.retry_after if answer.outcome is Outcome.RATE_LIMITED else None
+            wait = asked if asked is not None else self.policy.pause(claim.attempts + 1)
+            log.warning("%s failed (%s); retrying in %.2f s", what, answer.detail, wait)
+            due = now + dt.timedelta(seconds=wait)
+            _commit(outbox.release, claim, due, answer.detail, True)
 
-    def _ensure_running(self) -> None:
-        # A forked child (gunicorn worker) inherits no running thread: start its own.
-        with self._lock:
-            if self._pid == os.getpid():
-                return
-            self._pid = os.getpid()
-            self._queue = queue.Queue(QUEUE_SIZE)
-            thread = threading.Thread(
-                target=self._run, args=(self._queue,), name="discord-webhooks", daemon=True
+
+def read_sync_target(claim: Claim) -> SyncTarget | None:
+    """The webhook and message of the claim's game in the claim's guild, or None (read only)."""
+    try:
+        set_guild_context(db.session, [claim.guild_id])
+        url = _webhook_of(claim.guild_id)
+        if url is None or not is_http_url(url):
+            return None
+        covers_up_to = outbox.newest_sync_id(claim)
+        game = db.session.scalar(
+            select(GameSession).where(
+                GameSession.id == claim.game_id, GameSession.guild_id == claim.guild_id
             )
-            thread.start()
+        )
+        if game is None:
+            return None
+        return SyncTarget(url, game.message_id, message_of(game), covers_up_to)
+    finally:
+        db.session.rollback()
 
-    def _run(self, jobs: queue.Queue) -> None:
-        client = WebhookClient()
-        while True:
-            job = jobs.get()
-            try:
-                self._deliver(job, client)
-            except Exception:
-                log.exception("webhook delivery failed unexpectedly")
-            finally:
-                jobs.task_done()
+
+def store_message_id(claim: Claim, message_id: str, replacing: str | None) -> bool:
+    """Record the posted message in place of ``replacing``, touching nothing else; False if not."""
+    set_guild_context(db.session, [claim.guild_id])
+    current = GAMES.c.message_id
+    expected = current.is_(None) if replacing is None else current == replacing
+    result = db.session.execute(
+        update(GAMES)
+        .where(GAMES.c.id == claim.game_id, GAMES.c.guild_id == claim.guild_id, expected)
+        # Naming updated_at keeps its onupdate stamp away: this is not an edit of the game.
+        .values(message_id=message_id, updated_at=GAMES.c.updated_at)
+    )
+    return result.rowcount == 1
+
+
+def _webhook_of(guild_id) -> str | None:
+    row = db.session.execute(
+        select(Guild.webhook_url, Guild.webhook_disabled_at).where(Guild.id == guild_id)
+    ).first()
+    if row is None or row.webhook_disabled_at is not None:
+        return None
+    return row.webhook_url
+
+
+def _disabled(claim: Claim, url: str) -> bool:
+    """Whether the guild disabled this very webhook (a delete carries its own URL)."""
+    try:
+        row = db.session.execute(
+            select(Guild.webhook_url, Guild.webhook_disabled_at).where(Guild.id == claim.guild_id)
+        ).first()
+        return row is not None and row.webhook_disabled_at is not None and row.webhook_url == url
+    finally:
+        db.session.rollback()
+
+
+def _disable_and_bury(claim: Claim, url: str, error: str) -> None:
+    outbox.disable_webhook(claim.guild_id, url)
+    outbox.bury(claim, error)
+
+
+def _commit(step, *args) -> None:
+    try:
+        step(*args)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    """SQLite returns naive datetimes; they are stored in UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)

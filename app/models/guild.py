@@ -1,8 +1,9 @@
 """Discord guilds and their members."""
 
+import datetime as dt
 import uuid
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import DateTime, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, TimestampMixin
@@ -15,6 +16,9 @@ class Guild(TimestampMixin, Base):
     discord_guild_id: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(100))
     webhook_url: Mapped[str | None] = mapped_column(String(2048))
+    # Set when Discord said the webhook is gone (10015, 50027): nothing is sent to it until
+    # `guilds set-webhook` gives a new one.
+    webhook_disabled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class GuildMember(Base):

@@ -108,9 +108,10 @@ def guilds_of(user_id) -> list[Guild]:
 
 
 def set_guild_webhook(discord_guild_id: str, url: str) -> Guild:
-    """Set (or, with an empty URL, clear) the guild's Discord webhook."""
+    """Set (or, with an empty URL, clear) the guild's Discord webhook; it is enabled again."""
     guild = ensure_guild(discord_guild_id)
     guild.webhook_url = url or None
+    guild.webhook_disabled_at = None
     db.session.flush()
     return guild
 

@@ -13,7 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import func, select
+
 from app.discord.webhooks import announce_created, announce_deleted, announce_updated
+from app.extensions import db
+from app.models.discord_delivery import DeliveryAction, DiscordDelivery
 from app.models.game_session import IMAGE_SLOTS
 from app.presenters import present_game
 from app.services import accounts, games
@@ -41,14 +45,12 @@ def update_game(
 ) -> dict:
     """Change the host's game: fields, replaced and removed images; the game as presented."""
     uploads = sanitise_files(files)
-
-    def work() -> dict:
-        guild_before = games.hosted_game(user_id, game_id).guild_id
-        game = games.update_game(user_id, game_id, fields, uploads, removals)
-        moved_from = guild_before if game.guild_id != guild_before else None
-        return present_game(announce_updated(game, previous_guild_id=moved_from))
-
-    return run_in_transaction(work)
+    # A move to another guild is seen by the announcement itself (the flushed guild_id change).
+    return run_in_transaction(
+        lambda: present_game(
+            announce_updated(games.update_game(user_id, game_id, fields, uploads, removals))
+        )
+    )
 
 
 def delete_game(user_id: uuid.UUID, game_id: uuid.UUID) -> None:
@@ -81,6 +83,7 @@ class Removal:
 
     games: list[RemovedGame]
     images_released: int
+    messages_queued: int
     rows: accounts.AccountRows
 
 
@@ -107,14 +110,21 @@ def delete_user(discord_user_id: str) -> Removal:
     return run_in_transaction(work)
 
 
-def _delete_announcing(deleted: list) -> tuple[list[RemovedGame], int]:
-    """Announce each deleted game's removal; (the games, image references released)."""
+def _delete_announcing(deleted: list) -> tuple[list[RemovedGame], int, int]:
+    """Announce each deleted game's removal: (the games, image references released, Discord
+    message deletions queued in the outbox)."""
     removed = [
         RemovedGame(game.id, game.title, game.guild.discord_guild_id, game.host.discord_user_id)
         for game in map(announce_deleted, deleted)
     ]
     slots = [image for game in deleted for image in (game.thumbnail_id, game.banner_image_id)]
-    return removed, sum(image is not None for image in slots)
+    queued = db.session.scalar(
+        select(func.count(DiscordDelivery.id)).where(
+            DiscordDelivery.game_id.in_([game.id for game in removed]),
+            DiscordDelivery.action == DeliveryAction.DELETE.value,
+        )
+    )
+    return removed, sum(image is not None for image in slots), queued
 
 
 def sanitise_files(files: Mapping[str, bytes]) -> dict[str, SanitisedImage]:

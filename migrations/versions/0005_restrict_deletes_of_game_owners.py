@@ -12,7 +12,7 @@ two BEFORE DELETE triggers refuse the same deletes on every connection.
 Only constraints change: nothing to lose either way.
 
 Revision ID: 0005_restrict_owner_deletes
-Revises: 0002_images_table
+Revises: 0003_discord_outbox
 Create Date: 2026-12-01
 
 """
@@ -20,7 +20,7 @@ Create Date: 2026-12-01
 from alembic import op
 
 revision = "0005_restrict_owner_deletes"
-down_revision = "0002_images_table"
+down_revision = "0003_discord_outbox"
 branch_labels = None
 depends_on = None
 

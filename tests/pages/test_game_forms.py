@@ -5,7 +5,7 @@ import io
 
 import pytest
 
-from app.discord import webhooks
+from app.discord import worker
 from tests.data.upload_corpus import CASES
 from tests.discord.fake_discord import FakeDiscord
 from tests.pages.conftest import GUILD, create_game, game_id_of, png, submit
@@ -165,8 +165,13 @@ def test_delete_removes_the_game_and_releases_its_images(client, database, host)
     assert "Game deleted." in _text(client.get("/games"))
 
 
-def test_games_changed_on_the_pages_are_announced_like_the_api(client, database, host):
+def test_games_changed_on_the_pages_are_announced_like_the_api(app, client, database, host):
     discord = FakeDiscord().start()
+
+    def deliver() -> None:
+        with app.app_context():
+            worker.deliver_due(app, worker.make_deliverer(app))
+
     try:
         database.execute(
             "UPDATE guilds SET webhook_url = :url WHERE discord_guild_id = :guild",
@@ -174,6 +179,7 @@ def test_games_changed_on_the_pages_are_announced_like_the_api(client, database,
             guild=GUILD,
         )
         game_id = game_id_of(create_game(client))
+        deliver()
         fields = {
             "guild_id": GUILD,
             "title": "Renamed",
@@ -182,9 +188,12 @@ def test_games_changed_on_the_pages_are_announced_like_the_api(client, database,
             "status": "SCHEDULED",
         }
         assert submit(client, f"/games/{game_id}/edit", fields).status_code == 303
+        deliver()
         edit_page = f"/games/{game_id}/edit"
         assert submit(client, f"/games/{game_id}/delete", form_page=edit_page).status_code == 303
-        assert [r["method"] for r in discord.wait_for(3)] == ["POST", "PATCH", "DELETE"]
+        deliver()
+        assert [r["method"] for r in discord.received()] == ["POST", "PATCH", "DELETE"]
+        assert discord.received()[1]["body"]["embeds"][0]["title"] == "Renamed"
+        assert discord.channel() == {}
     finally:
-        assert webhooks.worker.wait_idle(timeout=60)
         discord.stop()
