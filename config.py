@@ -59,6 +59,11 @@ class Config:
     PUBLIC_IMAGE_RATE_LIMITS = os.environ.get("PUBLIC_IMAGE_RATE_LIMITS", "60/minute;100/5 minutes")
     PUBLIC_IMAGE_RATE_LIMIT_EXEMPT = os.environ.get("PUBLIC_IMAGE_RATE_LIMIT_EXEMPT", "")
     TRUSTED_PROXY_HOPS = _env_int("TRUSTED_PROXY_HOPS", 0)
+    # The authenticated side, through the same Limiter and storage: per user on the games API
+    # (every call; calls carrying an image file), per client IP on POST /login.
+    API_RATE_LIMITS = os.environ.get("API_RATE_LIMITS", "300/minute")
+    UPLOAD_RATE_LIMITS = os.environ.get("UPLOAD_RATE_LIMITS", "30/hour")
+    LOGIN_RATE_LIMITS = os.environ.get("LOGIN_RATE_LIMITS", "10/minute")
     # Public image cache, per worker process. Bytes are kept by content hash (the bytes behind
     # a hash never change) within PUBLIC_IMAGE_CACHE_BYTES, least recently used evicted first;
     # an image larger than the budget is never cached. Metadata (hash, type, size) is kept by
@@ -97,6 +102,10 @@ class Config:
     # The pages' signed session cookie: out of reach of scripts, not sent on cross-site posts.
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
+    # A page session (a row of page_sessions, and its cookie) ends after this many hours.
+    # HSTS on page answers; ProductionConfig sets it.
+    STRICT_TRANSPORT_SECURITY: str | None = None
+    SESSION_LIFETIME_HOURS = float(os.environ.get("SESSION_LIFETIME_HOURS", 12))
 
     # flask-smorest / OpenAPI
     API_TITLE = "Gamenight"
@@ -126,6 +135,8 @@ class ProductionConfig(Config):
     """Production: refuses to start on any setting that is unsafe or would break a feature."""
 
     SESSION_COOKIE_SECURE = True  # the session cookie travels over HTTPS only
+    # Pages only (app/pages/headers.py): browsers come back over HTTPS for two years.
+    STRICT_TRANSPORT_SECURITY = "max-age=63072000; includeSubDomains"
 
     @classmethod
     def validate(cls) -> None:
