@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := wsgi
 
-.PHONY: run test lint install install-dev migrate clean browser
+.PHONY: run test lint install install-dev migrate clean browser nginx
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -33,8 +33,13 @@ browser:
 	command -v chromium >/dev/null && command -v chromedriver >/dev/null \
 		|| (apt-get update && apt-get install -y chromium chromium-driver)
 
+## Debian's nginx and envsubst for tests/reliability/test_proxy.py, wrk for bench/ (root, as in CI).
+nginx:
+	command -v nginx >/dev/null && command -v envsubst >/dev/null && command -v wrk >/dev/null \
+		|| (apt-get update && apt-get install -y nginx gettext-base wrk)
+
 ## The whole suite on real PostgreSQL and Redis (TEST_DATABASE_URL, TEST_REDIS_URL).
-test: install-dev browser
+test: install-dev browser nginx
 	$(BIN)/python -m pytest
 
 lint: install-dev

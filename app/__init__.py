@@ -46,25 +46,31 @@ def configure_databases(app: Flask) -> None:
 
 
 def engine_options(config, uri: str) -> dict:
-    """Pool settings: a dead connection is replaced, and an unreachable database fails fast."""
+    """Pool settings: a dead connection is replaced, an unreachable database fails fast, and
+    PostgreSQL cancels any statement running longer than DATABASE_STATEMENT_TIMEOUT."""
     options = {"pool_pre_ping": True}
     if uri.startswith("postgresql"):
+        timeout_ms = round(config["DATABASE_STATEMENT_TIMEOUT"] * 1000)
         options |= {
             "pool_size": config["DATABASE_POOL_SIZE"],
             "max_overflow": config["DATABASE_MAX_OVERFLOW"],
             "pool_timeout": config["DATABASE_POOL_TIMEOUT"],
             "pool_recycle": 1800,
-            "connect_args": {"connect_timeout": config["DATABASE_CONNECT_TIMEOUT"]},
+            "connect_args": {
+                "connect_timeout": config["DATABASE_CONNECT_TIMEOUT"],
+                "options": f"-c statement_timeout={timeout_ms}",
+            },
         }
     return options
 
 
 def configure_observability(app: Flask) -> None:
-    """JSON logs and a request id on every request and response."""
-    from app import observability
+    """JSON logs, a request id on every request and response, and request metrics."""
+    from app import metrics, observability
 
     observability.configure_logging(app)
     observability.register_request_id(app)
+    metrics.init_app(app)
 
 
 def register_extensions(app: Flask) -> None:
@@ -82,15 +88,18 @@ def register_extensions(app: Flask) -> None:
     api.init_app(app)
     hops = app.config["TRUSTED_PROXY_HOPS"]
     if hops > 0:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops)
+        # The client's address and scheme as the nearest `hops` proxies saw them: behind TLS
+        # at nginx the app knows the request was https (secure cookies, HSTS, CSRF referrer).
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
 
 def register_blueprints(app: Flask) -> None:
-    """Mount the health check and pages; the API blueprints register with flask-smorest."""
-    from app import games, health, pages, public
+    """Mount health, metrics and pages; the API blueprints register with flask-smorest."""
+    from app import games, health, metrics, pages, public
     from app.extensions import api
 
     app.register_blueprint(health.bp)
+    app.register_blueprint(metrics.bp)
     app.register_blueprint(pages.bp)
     api.register_blueprint(public.bp)
     api.spec.components.security_scheme("bearerAuth", games.SECURITY_SCHEME)

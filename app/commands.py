@@ -3,6 +3,8 @@
 
 import re
 from collections import Counter
+from collections.abc import Callable
+from typing import TypeVar
 
 import click
 from flask import Flask
@@ -16,6 +18,8 @@ from app.services import accounts, image_audit, images, operations
 from app.services.errors import ServiceError
 from app.services.uploads import MAX_IMAGE_BYTES, sanitise_upload
 
+T = TypeVar("T")
+
 users_cli = AppGroup("users", help="Users and their API tokens.")
 guilds_cli = AppGroup("guilds", help="Discord guilds.")
 images_cli = AppGroup("images", help="Stored images and their reference counts.")
@@ -26,6 +30,7 @@ APP_ROLE_GRANTS = {
     "users": "SELECT",
     "guild_members": "SELECT",
     "api_tokens": "SELECT, UPDATE (last_used_at)",
+    "page_sessions": "SELECT, INSERT, DELETE",
     "game_sessions": "SELECT, INSERT, UPDATE, DELETE",
     "game_images": "SELECT, INSERT, UPDATE, DELETE",
     # The outbox: requests queue jobs, delivery workers claim, update and remove them.
@@ -36,20 +41,127 @@ APP_ROLE_SEQUENCES = ["discord_deliveries_id_seq"]
 PUBLIC_ROLE_GRANTS = {"game_images": "SELECT"}
 
 
+def _committed(work: Callable[[], T]) -> T:
+    """Run the work and commit once; roll back on any failure, a service's as a clean error."""
+    try:
+        result = work()
+        db.session.commit()
+        return result
+    except ServiceError as e:
+        db.session.rollback()
+        raise click.ClickException(e.message) from e
+    except Exception:
+        db.session.rollback()
+        raise
+
+
+def _when(moment) -> str:
+    return "-" if moment is None else moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
 @users_cli.command("create-token")
 @click.argument("discord_user_id")
 @click.option("--guild", "guilds", multiple=True, required=True, help="Discord guild id.")
 @click.option("--name", default="cli", show_default=True, help="A label for the token.")
-def create_token_command(discord_user_id: str, guilds: tuple[str, ...], name: str) -> None:
+@click.option("--display-name", help="The user's name as the pages show it.")
+def create_token_command(
+    discord_user_id: str, guilds: tuple[str, ...], name: str, display_name: str | None
+) -> None:
     """Create the user, guilds and memberships as needed; print a new token last."""
-    try:
-        token = accounts.create_token(discord_user_id, list(guilds), name)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
+    token = _committed(
+        lambda: accounts.create_token(discord_user_id, list(guilds), name, display_name)
+    )
     click.echo(f"Token for Discord user {discord_user_id} (store it now, it is not kept):")
     click.echo(token)
+
+
+@users_cli.command("list-tokens")
+@click.argument("discord_user_id")
+def list_tokens_command(discord_user_id: str) -> None:
+    """The user's tokens: name, created, last used, revoked (never the token itself)."""
+    tokens = _committed(lambda: accounts.tokens_of(discord_user_id))
+    click.echo(f"{'NAME':<24} {'CREATED':<21} {'LAST USED':<21} REVOKED")
+    for token in tokens:
+        click.echo(
+            f"{token.name:<24} {_when(token.created_at):<21} "
+            f"{_when(token.last_used_at):<21} {_when(token.revoked_at)}"
+        )
+    click.echo(f"{len(tokens)} token(s), {sum(t.revoked_at is None for t in tokens)} active")
+
+
+@users_cli.command("revoke-token")
+@click.argument("discord_user_id")
+@click.option("--name", help="Revoke only the active tokens with this name.")
+def revoke_token_command(discord_user_id: str, name: str | None) -> None:
+    """Revoke the user's active tokens (or those named NAME); their page sessions end."""
+    revoked = _committed(lambda: accounts.revoke_tokens(discord_user_id, name))
+    for token in revoked:
+        click.echo(f"revoked token {token.name!r} (created {_when(token.created_at)})")
+    which = f" named {name!r}" if name else ""
+    click.echo(f"{len(revoked)} token(s){which} revoked for Discord user {discord_user_id}")
+
+
+@guilds_cli.command("set-name")
+@click.argument("discord_guild_id")
+@click.argument("name")
+def set_name_command(discord_guild_id: str, name: str) -> None:
+    """Name the guild as its members know it (the pages show it)."""
+    guild = _committed(lambda: accounts.set_guild_name(discord_guild_id, name))
+    click.echo(f"Guild {discord_guild_id} is now named {guild.name!r}")
+
+
+@guilds_cli.command("remove-member")
+@click.argument("discord_guild_id")
+@click.argument("discord_user_id")
+def remove_member_command(discord_guild_id: str, discord_user_id: str) -> None:
+    """Take the user out of the guild at once; the games they host there are kept."""
+    removed = _committed(lambda: accounts.remove_member(discord_guild_id, discord_user_id))
+    if removed:
+        click.echo(f"Removed Discord user {discord_user_id} from guild {discord_guild_id}")
+    else:
+        click.echo(f"Discord user {discord_user_id} was not a member of guild {discord_guild_id}")
+
+
+@guilds_cli.command("delete")
+@click.argument("discord_guild_id")
+def delete_guild_command(discord_guild_id: str) -> None:
+    """Delete the guild with all its games (images released, Discord messages deleted)."""
+    _enter_maintenance()
+    removal = _committed(lambda: operations.delete_guild(discord_guild_id))
+    _report_removal(removal)
+    click.echo(
+        f"Deleted guild {discord_guild_id}: {len(removal.games)} game(s), "
+        f"{removal.images_released} image reference(s) released, "
+        f"{removal.rows.memberships} membership(s)"
+    )
+
+
+@users_cli.command("delete")
+@click.argument("discord_user_id")
+def delete_user_command(discord_user_id: str) -> None:
+    """Delete the user with the games they host, their tokens, page sessions and memberships."""
+    _enter_maintenance()
+    removal = _committed(lambda: operations.delete_user(discord_user_id))
+    _report_removal(removal)
+    rows = removal.rows
+    click.echo(
+        f"Deleted user {discord_user_id}: {len(removal.games)} hosted game(s), "
+        f"{removal.images_released} image reference(s) released, {rows.tokens} token(s), "
+        f"{rows.page_sessions} page session(s), {rows.memberships} membership(s)"
+    )
+
+
+def _report_removal(removal: operations.Removal) -> None:
+    for game in removal.games:
+        click.echo(
+            f"deleted game {game.id} {game.title!r} "
+            f"(guild {game.discord_guild_id}, host {game.discord_host_id})"
+        )
+    if removal.messages_queued:
+        click.echo(
+            f"{removal.messages_queued} Discord message deletion(s) queued "
+            "(delivered by the web workers or `flask discord deliver`)"
+        )
 
 
 @guilds_cli.command("set-webhook")

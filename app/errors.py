@@ -6,6 +6,7 @@ from flask import Flask, jsonify, request
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from app import metrics
 from app.services import errors as service_errors
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,8 @@ def _field_errors(e: HTTPException) -> dict | None:
 
 def handle_http_exception(e: HTTPException):
     """Keep the exception's own headers (Retry-After, Allow, ...) and give it a JSON body."""
+    if e.code == 413:
+        metrics.count_upload_refusal(e)
     if not _wants_json():
         return e
     response = e.get_response()
@@ -58,6 +61,8 @@ def handle_http_exception(e: HTTPException):
 def handle_service_error(e: service_errors.ServiceError):
     """Map a typed service failure to its status code."""
     status = next(code for cls, code in STATUS_BY_ERROR.items() if isinstance(e, cls))
+    if status in (413, 415):
+        metrics.count_upload_refusal(e)
     body = {"message": e.message}
     if e.errors:
         body["errors"] = e.errors

@@ -8,6 +8,7 @@ from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 
+from app.metrics import count_rate_limit_refusal
 from app.models.base import Base
 from app.rate_limit_storage import limiter_storage_uri
 
@@ -24,7 +25,10 @@ class AppLimiter:
         """Create and bind this app's Limiter; no default limits, blueprints declare theirs."""
         storage_uri = limiter_storage_uri(app.config.get("RATELIMIT_STORAGE_URI") or "memory://")
         app.extensions["app_limiter"] = Limiter(
-            key_func=client_address, storage_uri=storage_uri, app=app
+            key_func=client_address,
+            storage_uri=storage_uri,
+            on_breach=count_rate_limit_refusal,
+            app=app,
         )
 
     def for_app(self, app: Flask) -> Limiter:

@@ -60,4 +60,7 @@ def _present(game: GameSession, urls: dict[uuid.UUID, str]) -> dict:
         "banner_url": urls.get(game.banner_image_id),
         "created_at": utc(game.created_at),
         "updated_at": utc(game.updated_at),
+        # For the pages (the API's schema does not show them): people and guilds by name.
+        "guild_name": game.guild.name or game.guild.discord_guild_id,
+        "host_name": game.host.display_name or game.host.discord_user_id,
     }

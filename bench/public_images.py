@@ -65,12 +65,12 @@ def bench_database():
     return pg.migrated_database(ADMIN_URL, label="bench")
 
 
-def seed_images(database, directory: Path) -> dict:
+def seed_images(database, directory: Path, cold: int = COLD_IMAGES) -> dict:
     """Store the hot 57 KB PNG, a 5 MB PNG and the cold set; write each as <id>.png too."""
     images = {
         "hot": [noise_png(138)],
         "big": [noise_png(1290)],
-        "cold": [noise_png(138) for _ in range(COLD_IMAGES)],
+        "cold": [noise_png(138) for _ in range(cold)],
     }
     paths: dict[str, list[str]] = {}
     with psycopg.connect(database.libpq_url(database.owner)) as connection:
@@ -86,7 +86,7 @@ def seed_images(database, directory: Path) -> dict:
                 (directory / f"{image_id}.png").write_bytes(data)
                 paths[kind].append(f"/api/v1/public/images/{image_id}.png")
     paths["hot_etag"] = f'"{hashlib.sha256(images["hot"][0]).hexdigest()}"'
-    paths["sizes"] = {kind: len(datas[0]) for kind, datas in images.items()}
+    paths["sizes"] = {kind: len(datas[0]) for kind, datas in images.items() if datas}
     return paths
 
 
@@ -147,6 +147,7 @@ def start_servers(database, images_dir: Path, workdir: Path, prefix: str, paths:
         "PUBLIC_IMAGE_RATE_LIMITS": LIMITS,
         "GAMENIGHT_CONFIG": "production",
         "SECRET_KEY": "bench",
+        "BACKEND_URL": "https://gamenight.bench",
         "LOG_LEVEL": "WARNING",
         "DATABASE_URL": database.app_url,
         "PUBLIC_DATABASE_URL": database.public_url,

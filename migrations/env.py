@@ -104,6 +104,9 @@ def run_migrations_online():
         )
 
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                # A data migration may rightly run longer than DATABASE_STATEMENT_TIMEOUT.
+                connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
             context.run_migrations()
 
 

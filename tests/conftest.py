@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 import redis as redis_lib
+from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
@@ -164,6 +165,26 @@ def app_config(database, redis_prefix) -> dict:
         "RATELIMIT_KEY_PREFIX": redis_prefix,
         "BACKEND_URL": "https://gamenight.test",
     }
+
+
+class FreshContextClient(FlaskClient):
+    """Each request in its own app context, as in production.
+
+    pytest-flask pushes one request context for the whole test, and requests reuse its app
+    context: ``g`` (the authenticated user, Flask-WTF's CSRF token) and the database session
+    would carry over from one request to the next, and from one user to another.
+    """
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
+@pytest.fixture
+def client(app):
+    """A test client whose requests share nothing but cookies (every test's ``client``)."""
+    app.test_client_class = FreshContextClient
+    return app.test_client()
 
 
 @pytest.fixture

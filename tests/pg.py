@@ -10,6 +10,7 @@ from psycopg import sql
 from sqlalchemy.engine import make_url
 
 TABLES = [
+    "page_sessions",
     "discord_deliveries",
     "game_sessions",
     "game_images",

@@ -5,6 +5,7 @@ import io
 import uuid
 
 import pytest
+import sqlalchemy as sa
 from PIL import Image
 from sqlalchemy import create_engine, text
 
@@ -19,6 +20,7 @@ def _image_bytes(colour: str, fmt: str) -> bytes:
     return buffer.getvalue()
 
 
+HEAD = "0004_image_sanitised"
 PNG_A = _image_bytes("red", "PNG")
 JPEG_B = _image_bytes("blue", "JPEG")
 
@@ -169,7 +171,7 @@ def test_upgrade_downgrade_base_upgrade_runs_clean(empty_database):
     flask_cli(url, "db", "upgrade")
     flask_cli(url, "db", "downgrade", "base")
     flask_cli(url, "db", "upgrade")
-    assert flask_cli(url, "db", "current").stdout.split()[0] == "0004_image_sanitised"
+    assert flask_cli(url, "db", "current").stdout.split()[0] == HEAD
     check = flask_cli(url, "db", "check", check=False)
     assert "No new upgrade operations detected" in check.stdout + check.stderr
 
@@ -226,6 +228,97 @@ def test_sanitised_mark_downgrades_and_upgrades_without_losing_an_image(empty_da
     assert _image_rows(engine) == before
     marks = _run(engine, "SELECT DISTINCT sanitised FROM game_images")
     assert [bool(row.sanitised) for row in marks] == [False]
+
+
+def _seed_accounts_at_head(engine) -> dict:
+    """A guild, a user with a token and an open page session, and a game with an image."""
+    ids = {name: uuid.uuid4() for name in ("guild", "user", "token", "session", "game", "image")}
+    ids = {name: _id(engine, value) for name, value in ids.items()}
+    statements = [
+        "INSERT INTO guilds (id, discord_guild_id, name) VALUES (:guild, '1', 'Board games')",
+        "INSERT INTO users (id, discord_user_id, display_name) VALUES (:user, '2', 'Ann')",
+        "INSERT INTO guild_members (id, guild_id, user_id) VALUES (:token, :guild, :user)",
+        "INSERT INTO api_tokens (id, user_id, token_hash, name, created_at) "
+        "VALUES (:token, :user, 'h', 'laptop', CURRENT_TIMESTAMP)",
+        "INSERT INTO page_sessions (id, token_id, secret_hash, created_at, expires_at) "
+        "VALUES (:session, :token, 's', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+        "INSERT INTO game_images (id, content_hash, image_data, byte_size, mime_type, "
+        "reference_count) VALUES (:image, 'c', :data, 3, 'image/png', 1)",
+        "INSERT INTO game_sessions (id, guild_id, host_id, title, scheduled_at, status, "
+        "thumbnail_id) VALUES (:game, :guild, :user, 't', CURRENT_TIMESTAMP, 'SCHEDULED', :image)",
+    ]
+    for statement in statements:
+        _run(engine, statement, data=b"png", **ids)
+    return ids
+
+
+ACCOUNT_ROWS = (
+    "SELECT g.name, u.display_name, t.name, s.title, i.reference_count FROM game_sessions s "
+    "JOIN guilds g ON g.id = s.guild_id JOIN users u ON u.id = s.host_id "
+    "JOIN api_tokens t ON t.user_id = u.id JOIN game_images i ON i.id = s.thumbnail_id"
+)
+
+
+def _refused(engine, statement: str) -> bool:
+    try:
+        _run(engine, statement)
+    except Exception:  # IntegrityError on PostgreSQL, the trigger's abort on SQLite
+        return True
+    return False
+
+
+def test_restrict_and_page_sessions_round_trip_keeps_every_row(empty_database):
+    url, engine = empty_database
+    flask_cli(url, "db", "upgrade")
+    _seed_accounts_at_head(engine)
+    before = _run(engine, ACCOUNT_ROWS)
+    flask_cli(url, "db", "downgrade", "0002_images_table")
+    assert _run(engine, ACCOUNT_ROWS) == before
+    flask_cli(url, "db", "upgrade")
+    assert _run(engine, ACCOUNT_ROWS) == before
+    assert flask_cli(url, "db", "current").stdout.split()[0] == HEAD
+
+
+def test_plain_deletes_of_guilds_and_users_with_games_are_refused(empty_database):
+    url, engine = empty_database
+    flask_cli(url, "db", "upgrade")
+    _seed_accounts_at_head(engine)
+    assert _refused(engine, "DELETE FROM guilds")
+    assert _refused(engine, "DELETE FROM users")
+    assert _run(engine, "SELECT count(*) FROM game_sessions") == [(1,)]
+    assert _run(engine, "SELECT reference_count FROM game_images") == [(1,)]
+    # Without games the guild and user go, with their memberships, tokens and sessions.
+    _run(engine, "DELETE FROM game_sessions")
+    _run(engine, "DELETE FROM game_images")
+    _run(engine, "DELETE FROM guilds")
+    assert _run(engine, "SELECT count(*) FROM guilds") == [(0,)]
+
+
+def _ondelete_of_owner_keys(engine) -> dict:
+    keys = sa.inspect(engine).get_foreign_keys("game_sessions")
+    return {
+        key["referred_table"]: (key["options"].get("ondelete") or "NO ACTION").upper()
+        for key in keys
+        if key["referred_table"] in ("guilds", "users")
+    }
+
+
+def test_downgrade_from_0005_gives_back_the_cascade(empty_database):
+    url, engine = empty_database
+    flask_cli(url, "db", "upgrade")
+    assert _ondelete_of_owner_keys(engine) == {"guilds": "RESTRICT", "users": "RESTRICT"}
+    _seed_accounts_at_head(engine)
+    flask_cli(url, "db", "downgrade", "0002_images_table")
+    engine.dispose()
+    assert _ondelete_of_owner_keys(engine) == {"guilds": "CASCADE", "users": "CASCADE"}
+    with engine.begin() as connection:
+        if engine.dialect.name == "sqlite":
+            # SQLite cascades only on connections that turn foreign keys on.
+            connection.exec_driver_sql("PRAGMA foreign_keys = ON")
+        else:
+            connection.execute(text("SELECT set_config('app.maintenance', 'on', true)"))
+        connection.execute(text("DELETE FROM users"))
+        assert connection.execute(text("SELECT count(*) FROM game_sessions")).scalar() == 0
 
 
 def test_outbox_revision_round_trip_keeps_guilds_and_says_what_it_drops(empty_database):

@@ -1,4 +1,4 @@
-"""Discord users and their API tokens (stored only as SHA-256 hashes)."""
+"""Discord users, their API tokens and page sessions (stored only as SHA-256 hashes)."""
 
 import datetime as dt
 import uuid
@@ -29,3 +29,17 @@ class ApiToken(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class PageSession(Base):
+    """A logged-in browser: the cookie holds a secret, this row its SHA-256 (revision 0006)."""
+
+    __tablename__ = "page_sessions"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    token_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("api_tokens.id", ondelete="CASCADE"), index=True
+    )
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))

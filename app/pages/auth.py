@@ -1,53 +1,101 @@
-"""Page sessions: a signed cookie holding the API token's SHA-256 hash, never the token."""
+"""Page sessions: a signed cookie holding a session secret whose row lives in the database."""
 
+import datetime as dt
 import functools
+import re
 import uuid
+from urllib.parse import quote, urlsplit
 
-from flask import g, redirect, request, session, url_for
+from flask import current_app, g, redirect, request, session, url_for
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
 from app.guild_context import set_guild_context
 from app.models.guild import Guild
-from app.services.accounts import (
-    authenticate_token,
-    guild_ids_of,
-    guilds_of,
-    hash_token,
-    user_of_token_hash,
-)
+from app.request_memo import once_per_request
+from app.services.accounts import guild_ids_of, guilds_of
+from app.services.sessions import end_page_session, start_page_session, user_of_page_session
 from app.transactions import run_in_transaction
 
-SESSION_KEY = "token_hash"
+# Not the old "token_hash": cookies from before server-side sessions open nothing.
+SESSION_KEY = "page_session"
+SESSION_USER_KEY = "page_session_user"
+MAX_NEXT_LENGTH = 2048
+BROWSER_DROPPED = re.compile("[\t\n\r]")
+C0_AND_SPACE = "".join(chr(code) for code in range(0x21))
+URL_SAFE = "/?#[]@!$&'()*+,;=%:~"
 
 
 def log_in(token: str) -> bool:
-    """Start a session for a live API token; False for an unknown or revoked one."""
-    token = token.strip()
-    if run_in_transaction(lambda: authenticate_token(token)) is None:
+    """Open a page session for a live API token; False for an unknown or revoked one."""
+    lifetime = current_app.permanent_session_lifetime
+    secret = run_in_transaction(lambda: start_page_session(token.strip(), lifetime))
+    if secret is None:
         return False
     session.clear()
-    session[SESSION_KEY] = hash_token(token)
+    session.permanent = True  # the cookie expires with the row: SESSION_LIFETIME_HOURS
+    session[SESSION_KEY] = secret
     return True
 
 
 def log_out() -> None:
-    """Forget the session's user."""
+    """End the session in the database (every copy of the cookie) and forget it here."""
+    secret = session.get(SESSION_KEY)
+    if secret is not None:
+        run_in_transaction(lambda: end_page_session(secret))
     session.clear()
 
 
 def load_user() -> None:
-    """Before every page: the session's user (if its token still lives) and guild context."""
+    """Before every page: the session's user (while the session lives) and guild context."""
     g.user_id = g.discord_user_id = None
-    token_hash = session.get(SESSION_KEY)
-    if token_hash is None:
+    if session.get(SESSION_KEY) is None:
         return
-    user = user_of_token_hash(token_hash)
-    if user is None:  # revoked since login: the cookie no longer opens anything
+    found = _session_identity()
+    if found is None:  # logged out, expired or its token revoked: the cookie opens nothing
         session.clear()
         return
-    g.user_id, g.discord_user_id = user.id, user.discord_user_id
+    g.user_id, g.discord_user_id, guild_ids = found
     # Without this, row-level security shows a PostgreSQL app-role session no games at all.
-    set_guild_context(db.session, guild_ids_of(user))
+    set_guild_context(db.session, guild_ids)
+
+
+def session_user_id() -> uuid.UUID | None:
+    """The live session's user id, or None; never raises (the rate limiter asks first).
+
+    The lookup is kept for ``load_user``, so a page request looks its session up once.
+    """
+    try:
+        found = _session_identity()
+    except SQLAlchemyError:  # load_user meets it again and answers 503
+        return None
+    return None if found is None else found[0]
+
+
+def _session_identity() -> tuple[uuid.UUID, str, list] | None:
+    """(user id, Discord id, guild ids) of the live session, looked up once per request.
+
+    The lookup is its own transaction, committed before anything reads the form (the CSRF
+    check, the upload limit, the view): no connection stays idle in a transaction while an
+    upload arrives or is decoded (SPEC §11).
+    """
+    secret = session.get(SESSION_KEY)
+    if secret is None:
+        return None
+    return once_per_request(
+        SESSION_USER_KEY, secret, lambda key: run_in_transaction(lambda: _identify(key))
+    )
+
+
+def _identify(secret: str) -> tuple[uuid.UUID, str, list] | None:
+    user = user_of_page_session(secret)
+    return None if user is None else (user.id, user.discord_user_id, guild_ids_of(user))
+
+
+def configure_sessions(state) -> None:
+    """The session cookie lives as long as its row: SESSION_LIFETIME_HOURS."""
+    hours = float(state.app.config["SESSION_LIFETIME_HOURS"])
+    state.app.permanent_session_lifetime = dt.timedelta(hours=hours)
 
 
 def login_required(view):
@@ -63,10 +111,25 @@ def login_required(view):
 
 
 def safe_next(target: str | None) -> str:
-    """A same-site path to go to after login; anything else means the game list."""
-    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
-        return target
-    return url_for("pages.games_page")
+    """A same-site path to go to after login; anything else means the game list.
+
+    Decided on the URL as a browser reads it (WHATWG URL): tabs and newlines are dropped,
+    leading and trailing controls and spaces trimmed, and ``\\`` is a ``/``. What remains
+    must have no scheme and no host, and a path starting with exactly one ``/``.
+    """
+    if not target or len(target) > MAX_NEXT_LENGTH:
+        return url_for("pages.games_page")
+    as_read = BROWSER_DROPPED.sub("", target).strip(C0_AND_SPACE).replace("\\", "/")
+    try:
+        parts = urlsplit(as_read)
+    except ValueError:  # e.g. an unbalanced "[" where a host would be
+        return url_for("pages.games_page")
+    # urlsplit drops an empty host ("///x" has path "/x"): the string itself must start so too.
+    single_slash = re.match(r"/(?!/)", as_read) and re.match(r"/(?!/)", parts.path)
+    if parts.scheme or parts.netloc or not single_slash:
+        return url_for("pages.games_page")
+    # Other controls, spaces and non-ASCII are percent-encoded, as the browser would send them.
+    return quote(as_read, safe=URL_SAFE)
 
 
 def member_guilds(user_id: uuid.UUID) -> list[tuple[str, str]]:

@@ -7,11 +7,9 @@ its IP has been refused in the window, so a flood of revalidations cannot go unl
 """
 
 import functools
-import ipaddress
-
-from flask import request
 
 from app.extensions import limiter
+from app.networks import client_in, parse_networks
 from app.public.views import bp, is_not_modified
 
 
@@ -25,22 +23,6 @@ def _bind_limits(state) -> None:
         exempt_when=functools.partial(client_in, exempt) if exempt else None,
         override_defaults=False,
     )(bp)
-
-
-def parse_networks(cidrs: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
-    """The networks of a comma- or space-separated CIDR list (a bare address is a /32 or /128)."""
-    return tuple(
-        ipaddress.ip_network(cidr, strict=False) for cidr in cidrs.replace(",", " ").split()
-    )
-
-
-def client_in(networks: tuple) -> bool:
-    """True when the client's IP belongs to one of the networks."""
-    try:
-        address = ipaddress.ip_address(request.remote_addr or "")
-    except ValueError:
-        return False
-    return any(address in network for network in networks)
 
 
 def request_cost() -> int:

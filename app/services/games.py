@@ -171,11 +171,37 @@ def update_game(
 def delete_game(user_id: uuid.UUID, game_id: uuid.UUID) -> GameSession:
     """Delete the host's game and release both of its images; return the deleted game."""
     game = hosted_game(user_id, game_id)
-    held = [game.thumbnail_id, game.banner_image_id]
-    db.session.delete(game)
+    _delete_releasing([game])
+    return game
+
+
+def delete_games(
+    *, guild_id: uuid.UUID | None = None, host_id: uuid.UUID | None = None
+) -> list[GameSession]:
+    """Delete every game of a guild, or hosted by a user (an operator's removal), as
+    ``delete_game`` does: images released. The session must see every guild's games."""
+    if (guild_id is None) == (host_id is None):
+        raise ValueError("give exactly one of guild_id and host_id")
+    owner = GameSession.guild_id == guild_id if guild_id else GameSession.host_id == host_id
+    query = (
+        select(GameSession)
+        .where(owner)
+        .order_by(GameSession.id)
+        .with_for_update(of=GameSession)
+        .execution_options(populate_existing=True)
+    )
+    found = list(db.session.scalars(query))
+    _delete_releasing(found)
+    return found
+
+
+def _delete_releasing(doomed: list[GameSession]) -> None:
+    """Delete the games (rows locked), then release their images in one content-hash order."""
+    held = [image_id for game in doomed for image_id in (game.thumbnail_id, game.banner_image_id)]
+    for game in doomed:
+        db.session.delete(game)
     db.session.flush()
     _run_image_operations([("release", image_id) for image_id in held if image_id])
-    return game
 
 
 def clone_game(

@@ -24,6 +24,7 @@ from sqlalchemy import bindparam, literal_column, select
 from sqlalchemy.exc import DBAPIError
 
 from app.extensions import db
+from app.metrics import count_cache_lookup
 from app.models.game_image import GameImage
 
 images = GameImage.__table__
@@ -142,6 +143,7 @@ class ImageCache:
     def find_image(self, image_id: uuid.UUID) -> ImageMetadata | None:
         """The image's metadata without its bytes (HEAD, revalidation), or None."""
         metadata = self.metadata.get(image_id)
+        count_cache_lookup("metadata", hit=metadata is not None)
         if metadata is None:
             row = _fetch_one(SELECT_METADATA, image_id)
             if row is None:
@@ -154,6 +156,7 @@ class ImageCache:
         """The image's metadata and bytes, or None; a miss costs one query for both."""
         metadata = self.metadata.get(image_id)
         data = self.bytes.get(metadata.content_hash) if metadata else None
+        count_cache_lookup("bytes", hit=data is not None)
         if data is not None:
             return metadata, data
         row = _fetch_one(SELECT_IMAGE, image_id)

@@ -10,12 +10,17 @@ result; they never commit, announce or sanitise themselves.
 import datetime as dt
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from sqlalchemy import func, select
+
 from app.discord.webhooks import announce_created, announce_deleted, announce_updated
+from app.extensions import db
+from app.models.discord_delivery import DeliveryAction, DiscordDelivery
 from app.models.game_session import IMAGE_SLOTS
 from app.presenters import present_game
-from app.services import games, images
+from app.services import accounts, games, images
 from app.services.errors import ServiceError
 from app.services.uploads import SanitisedImage, sanitise_upload
 from app.transactions import run_in_transaction
@@ -60,6 +65,66 @@ def clone_game(
     return run_in_transaction(
         lambda: present_game(announce_created(games.clone_game(user_id, game_id, scheduled_at)))
     )
+
+
+@dataclass(frozen=True)
+class RemovedGame:
+    """A game an operator's deletion removed, as the command reports it."""
+
+    id: uuid.UUID
+    title: str
+    discord_guild_id: str
+    discord_host_id: str
+
+
+@dataclass(frozen=True)
+class Removal:
+    """What an operator's deletion removed: the games, their image references, account rows."""
+
+    games: list[RemovedGame]
+    images_released: int
+    messages_queued: int
+    rows: accounts.AccountRows
+
+
+def delete_guild(discord_guild_id: str) -> Removal:
+    """Delete a guild with all its games, each as the API deletes one, and its memberships."""
+
+    def work() -> Removal:
+        guild = accounts.find_guild(discord_guild_id)
+        removed = _delete_announcing(games.delete_games(guild_id=guild.id))
+        return Removal(*removed, accounts.delete_guild(guild))
+
+    return run_in_transaction(work)
+
+
+def delete_user(discord_user_id: str) -> Removal:
+    """Delete a user with the games they host (each as the API deletes one), their tokens,
+    page sessions and memberships."""
+
+    def work() -> Removal:
+        user = accounts.find_user(discord_user_id)
+        removed = _delete_announcing(games.delete_games(host_id=user.id))
+        return Removal(*removed, accounts.delete_user(user))
+
+    return run_in_transaction(work)
+
+
+def _delete_announcing(deleted: list) -> tuple[list[RemovedGame], int, int]:
+    """Announce each deleted game's removal: (the games, image references released, Discord
+    message deletions queued in the outbox)."""
+    removed = [
+        RemovedGame(game.id, game.title, game.guild.discord_guild_id, game.host.discord_user_id)
+        for game in map(announce_deleted, deleted)
+    ]
+    slots = [image for game in deleted for image in (game.thumbnail_id, game.banner_image_id)]
+    queued = db.session.scalar(
+        select(func.count(DiscordDelivery.id)).where(
+            DiscordDelivery.game_id.in_([game.id for game in removed]),
+            DiscordDelivery.action == DeliveryAction.DELETE.value,
+        )
+    )
+    return removed, sum(image is not None for image in slots), queued
 
 
 class Replacement(NamedTuple):

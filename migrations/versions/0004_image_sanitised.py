@@ -11,7 +11,7 @@ every row unsanitised, and ``images sanitise`` then finds the clean ones clean (
 stored output changes nothing) and marks them without changing any id.
 
 Revision ID: 0004_image_sanitised
-Revises: 0003_discord_outbox
+Revises: 0006_page_sessions
 Create Date: 2026-12-01
 
 """
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_image_sanitised"
-down_revision = "0003_discord_outbox"
+down_revision = "0006_page_sessions"
 branch_labels = None
 depends_on = None
 

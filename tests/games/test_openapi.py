@@ -15,6 +15,13 @@ EXAMPLES_PER_RUN = 50
 
 
 @pytest.fixture
+def app_config(app_config):
+    """Hundreds of calls and uploads by one user: the rate limits are tested elsewhere."""
+    unmeasured = "1000000/minute"
+    return {**app_config, "API_RATE_LIMITS": unmeasured, "UPLOAD_RATE_LIMITS": unmeasured}
+
+
+@pytest.fixture
 def games_schema(app):
     return schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app).include(tag="games")
 

@@ -4,7 +4,6 @@ import io
 import re
 
 import pytest
-from flask.testing import FlaskClient
 from PIL import Image
 
 GUILD = "guild-a"
@@ -23,26 +22,6 @@ def png(colour=(220, 40, 90), size=(48, 32)) -> bytes:
 def app_config(app_config):
     """The pages are tested as they run: CSRF protection on."""
     return {**app_config, "WTF_CSRF_ENABLED": True}
-
-
-class FreshContextClient(FlaskClient):
-    """Each request in its own app context, as in production.
-
-    pytest-flask pushes one request context for the whole test, and requests reuse its app
-    context: ``g`` (where Flask-WTF caches the CSRF token) and the database session would
-    carry over from one request to the next.
-    """
-
-    def open(self, *args, **kwargs):
-        with self.application.app_context():
-            return super().open(*args, **kwargs)
-
-
-@pytest.fixture
-def client(app):
-    """A test client whose requests share nothing but cookies."""
-    app.test_client_class = FreshContextClient
-    return app.test_client()
 
 
 def csrf_token_of(client, path: str) -> str:

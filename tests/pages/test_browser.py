@@ -9,6 +9,7 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.expected_conditions import alert_is_present
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.pages.conftest import GUILD, png
@@ -120,3 +121,43 @@ def test_log_in_schedule_with_a_thumbnail_edit_and_log_out(browser, server, data
     _wait(browser, lambda d: d.current_url == server.url + "/login", "login page after logout")
     browser.get(server.url + "/games")
     _wait(browser, lambda d: d.current_url.startswith(server.url + "/login"), "session ended")
+
+
+def test_list_shows_thumbnails_and_guild_names_details_the_hosts_name_and_delete_asks_first(
+    browser, server, database, tmp_path
+):
+    token = database.create_token("browser-host", GUILD)
+    database.execute("UPDATE guilds SET name = 'Friday Board Gamers'")
+    database.execute("UPDATE users SET display_name = 'Ann Host'")
+    thumbnail = tmp_path / "thumbnail.png"
+    thumbnail.write_bytes(png((200, 90, 30), (64, 64)))
+    _log_in(browser, server, token)
+    game_id = _schedule_game(browser, server, thumbnail)
+    assert browser.find_element(By.ID, "host-name").text == "Ann Host"
+    assert browser.find_element(By.ID, "guild-name").text == "Friday Board Gamers"
+
+    browser.find_element(By.LINK_TEXT, "Games").click()
+    _wait(browser, lambda d: d.current_url == server.url + "/games", "game list")
+    _wait(browser, lambda d: all(i["loaded"] for i in _images(d)), "list thumbnail decoded")
+    thumbnail_id = database.scalar(
+        "SELECT thumbnail_id FROM game_sessions WHERE id = :id", id=uuid.UUID(game_id)
+    )
+    assert _images(browser) == [{"src": f"/api/v1/public/images/{thumbnail_id}", "loaded": True}]
+    assert browser.find_element(By.CSS_SELECTOR, ".games .guild-name").text == (
+        "Friday Board Gamers"
+    )
+
+    # The confirmation comes from pages.js, the only script the CSP lets run.
+    browser.get(f"{server.url}/games/{game_id}/edit")
+    browser.find_element(By.ID, "delete").click()
+    _wait(browser, alert_is_present(), "confirmation dialog")
+    assert browser.switch_to.alert.text == "Delete this game?"
+    browser.switch_to.alert.dismiss()
+    assert browser.current_url.endswith("/edit")
+    assert database.scalar("SELECT count(*) FROM game_sessions") == 1
+    browser.find_element(By.ID, "delete").click()
+    _wait(browser, alert_is_present(), "confirmation dialog again")
+    browser.switch_to.alert.accept()
+    _wait(browser, lambda d: d.current_url == server.url + "/games", "list after delete")
+    assert "Game deleted." in browser.page_source
+    assert database.scalar("SELECT count(*) FROM game_sessions") == 0

@@ -4,9 +4,12 @@ Each test records its figures in ``report``; they are printed together at the en
 """
 
 import collections
+import hashlib
 import io
 import threading
+import uuid
 
+import psycopg
 import pytest
 import requests
 from PIL import Image
@@ -15,6 +18,7 @@ from tests.conftest import REDIS_URL
 from tests.servers import Gunicorn
 
 FIGURES: dict[str, dict] = {}
+UNMEASURED_LIMIT = "1000000/minute"
 
 
 def pytest_terminal_summary(terminalreporter):
@@ -46,6 +50,10 @@ def stack_env(database, redis_prefix: str, redis_url: str = REDIS_URL, **extra) 
         "SECRET_KEY": "reliability",
         "BACKEND_URL": "https://gamenight.test",
         "GUNICORN_ACCESSLOG": "-",
+        # The authenticated side's limits are not what these tests measure (test_rate_limits).
+        "API_RATE_LIMITS": UNMEASURED_LIMIT,
+        "UPLOAD_RATE_LIMITS": UNMEASURED_LIMIT,
+        "LOGIN_RATE_LIMITS": UNMEASURED_LIMIT,
         **extra,
     }
 
@@ -131,3 +139,15 @@ def invariant_violations(database) -> list:
         "+ (SELECT count(*) FROM game_sessions s WHERE s.banner_image_id = i.id) "
         "OR i.reference_count = 0"
     )
+
+
+def store_image(database, data: bytes) -> tuple[str, str]:
+    """A game_images row (as the owner); its public path and quoted ETag."""
+    image_id, content_hash = uuid.uuid4(), hashlib.sha256(data).hexdigest()
+    with psycopg.connect(database.libpq_url(database.owner)) as connection:
+        connection.execute(
+            "INSERT INTO game_images (id, content_hash, image_data, byte_size, mime_type,"
+            " reference_count) VALUES (%s, %s, %s, %s, 'image/png', 1)",
+            (image_id, content_hash, data, len(data)),
+        )
+    return f"/api/v1/public/images/{image_id}.png", f'"{content_hash}"'
