@@ -20,7 +20,7 @@ def _image_bytes(colour: str, fmt: str) -> bytes:
     return buffer.getvalue()
 
 
-HEAD = "0004_image_sanitised"
+HEAD = "0006_image_sanitised"
 PNG_A = _image_bytes("red", "PNG")
 JPEG_B = _image_bytes("blue", "JPEG")
 
@@ -303,7 +303,7 @@ def _ondelete_of_owner_keys(engine) -> dict:
     }
 
 
-def test_downgrade_from_0005_gives_back_the_cascade(empty_database):
+def test_downgrade_from_0004_gives_back_the_cascade(empty_database):
     url, engine = empty_database
     flask_cli(url, "db", "upgrade")
     assert _ondelete_of_owner_keys(engine) == {"guilds": "RESTRICT", "users": "RESTRICT"}

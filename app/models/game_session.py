@@ -33,7 +33,7 @@ class GameSession(TimestampMixin, Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     # RESTRICT: deleting a guild or user with games would skip the release of their images
-    # (SPEC §2); the games go first, through the games service (revision 0005).
+    # (SPEC §2); the games go first, through the games service (revision 0004).
     guild_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("guilds.id", ondelete="RESTRICT"))
     host_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("users.id", ondelete="RESTRICT"), index=True

@@ -32,7 +32,7 @@ class ApiToken(Base):
 
 
 class PageSession(Base):
-    """A logged-in browser: the cookie holds a secret, this row its SHA-256 (revision 0006)."""
+    """A logged-in browser: the cookie holds a secret, this row its SHA-256 (revision 0005)."""
 
     __tablename__ = "page_sessions"
 

@@ -9,7 +9,7 @@ SVG = b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>'
 
 
 def mark_unsanitised(database, image_id) -> None:
-    """As revision 0004 leaves a row that revision 0002 moved."""
+    """As revision 0006 leaves a row that revision 0002 moved."""
     value = image_id if database.is_postgresql else image_id.hex
     database.execute("UPDATE game_images SET sanitised = false WHERE id = :id", id=value)
 

@@ -11,7 +11,7 @@ two BEFORE DELETE triggers refuse the same deletes on every connection.
 
 Only constraints change: nothing to lose either way.
 
-Revision ID: 0005_restrict_owner_deletes
+Revision ID: 0004_restrict_owner_deletes
 Revises: 0003_discord_outbox
 Create Date: 2026-12-01
 
@@ -19,7 +19,7 @@ Create Date: 2026-12-01
 
 from alembic import op
 
-revision = "0005_restrict_owner_deletes"
+revision = "0004_restrict_owner_deletes"
 down_revision = "0003_discord_outbox"
 branch_labels = None
 depends_on = None

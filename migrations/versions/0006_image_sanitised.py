@@ -10,8 +10,8 @@ The downgrade drops the column: no image data is lost, only the mark; upgrading 
 every row unsanitised, and ``images sanitise`` then finds the clean ones clean (sanitising
 stored output changes nothing) and marks them without changing any id.
 
-Revision ID: 0004_image_sanitised
-Revises: 0006_page_sessions
+Revision ID: 0006_image_sanitised
+Revises: 0005_page_sessions
 Create Date: 2026-12-01
 
 """
@@ -19,8 +19,8 @@ Create Date: 2026-12-01
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004_image_sanitised"
-down_revision = "0006_page_sessions"
+revision = "0006_image_sanitised"
+down_revision = "0005_page_sessions"
 branch_labels = None
 depends_on = None
 

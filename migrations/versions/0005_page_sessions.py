@@ -9,8 +9,8 @@ SESSION_LIFETIME_HOURS.
 The downgrade drops the table: it holds only open sessions, which end (their users log in
 again); no game, image, user or token is touched.
 
-Revision ID: 0006_page_sessions
-Revises: 0005_restrict_owner_deletes
+Revision ID: 0005_page_sessions
+Revises: 0004_restrict_owner_deletes
 Create Date: 2026-12-01
 
 """
@@ -18,8 +18,8 @@ Create Date: 2026-12-01
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006_page_sessions"
-down_revision = "0005_restrict_owner_deletes"
+revision = "0005_page_sessions"
+down_revision = "0004_restrict_owner_deletes"
 branch_labels = None
 depends_on = None
 
@@ -45,6 +45,6 @@ def upgrade():
 
 
 def downgrade():
-    print("0006 downgrade: dropping page_sessions; open page sessions end (log in again)")
+    print("0005 downgrade: dropping page_sessions; open page sessions end (log in again)")
     op.drop_index("ix_page_sessions_token_id", table_name="page_sessions")
     op.drop_table("page_sessions")
