@@ -114,7 +114,7 @@ def register_errorhandlers(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    """The flask CLI groups of app/commands.py."""
+    """The flask CLI groups of app/commands/."""
     from app import commands
 
     commands.register(app)
