@@ -29,3 +29,11 @@ def flask_cli(
     if check and result.returncode != 0:
         raise AssertionError(f"flask {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
     return result
+
+
+def modules_loaded_by(package: str) -> list[str]:
+    """The ``app`` modules a fresh interpreter has loaded after ``import PACKAGE``."""
+    code = f"import sys, {package}; print(' '.join(m for m in sys.modules if m.startswith('app')))"
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()

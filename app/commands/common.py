@@ -5,25 +5,19 @@ from typing import TypeVar
 
 import click
 
-from app.extensions import db
 from app.services import image_audit
 from app.services.errors import ServiceError
+from app.transactions import run_in_transaction
 
 T = TypeVar("T")
 
 
 def committed(work: Callable[[], T]) -> T:
-    """Run the work and commit once; roll back on any failure, a service's as a clean error."""
+    """Run the work and commit once (app/transactions.py); a service's failure as a clean error."""
     try:
-        result = work()
-        db.session.commit()
-        return result
+        return run_in_transaction(work)
     except ServiceError as e:
-        db.session.rollback()
         raise click.ClickException(e.message) from e
-    except Exception:
-        db.session.rollback()
-        raise
 
 
 def when(moment) -> str:

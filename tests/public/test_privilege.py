@@ -1,14 +1,11 @@
 """Least privilege: the public endpoint reads as the public role, which sees game_images only."""
 
-import subprocess
-import sys
-
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import ProgrammingError
 
 from app.extensions import db
-from tests.cli import ROOT
+from tests.cli import modules_loaded_by
 
 
 def test_public_engine_connects_as_the_public_role(app, database):
@@ -28,10 +25,7 @@ def test_public_engine_role_cannot_select_other_tables(app, table):
 
 
 def test_public_package_imports_no_other_model_nor_the_games_service():
-    code = "import sys, app.public; print(' '.join(m for m in sys.modules if m.startswith('app')))"
-    loaded = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout.split()
+    loaded = modules_loaded_by("app.public")
 
     assert "app.public.views" in loaded
     for forbidden in (

@@ -1,11 +1,9 @@
 """Every change of a game goes through app/services/operations.py: no entry point bypasses it."""
 
 import ast
-import subprocess
-import sys
 from pathlib import Path
 
-from tests.cli import ROOT
+from tests.cli import ROOT, modules_loaded_by
 
 APP = Path(ROOT) / "app"
 OPERATIONS = APP / "services" / "operations.py"
@@ -45,10 +43,7 @@ def test_only_the_operations_layer_announces_to_discord():
 
 
 def test_pages_import_nothing_from_the_games_api():
-    code = "import sys, app.pages; print(' '.join(m for m in sys.modules if m.startswith('app')))"
-    loaded = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout.split()
+    loaded = modules_loaded_by("app.pages")
 
     assert "app.pages.views" in loaded
     assert [module for module in loaded if module.startswith("app.games")] == []
