@@ -26,6 +26,7 @@ from sqlalchemy.exc import DBAPIError
 from app.extensions import db
 from app.metrics import count_cache_lookup
 from app.models.game_image import GameImage
+from app.services.images import EXTENSIONS
 
 images = GameImage.__table__
 METADATA_COLUMNS = (
@@ -36,7 +37,7 @@ METADATA_COLUMNS = (
 )
 # Only the four types are ever served, and only sanitised rows: a row of revision 0002 may be
 # HTML under any claimed type, or a photo with its GPS, until ``flask images sanitise``.
-SERVED_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
+SERVED_TYPES = tuple(EXTENSIONS)
 SERVABLE = (
     images.c.id == bindparam("image_id"),
     images.c.sanitised,
